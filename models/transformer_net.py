@@ -1,0 +1,166 @@
+"""Johnson et al.'s TransformerNet (Perceptual Losses for Real-Time Style Transfer, 2016).
+
+Layer names and shapes follow the PyTorch examples' ``fast_neural_style`` so that their
+checkpoints load unchanged: reflection padding, affine instance norm, five residual blocks,
+and nearest upsampling followed by a convolution (no transposed convolutions, which leave
+checkerboard artefacts).
+
+Inputs are float RGB in [0, 255], NCHW, as in the PyTorch examples. Any height and width of
+at least ``MIN_SIDE`` work: the decoder upsamples to the exact size of the matching encoder
+stage, so the output always has the input's size, also for sizes that are not multiples of 4.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from realtime.errors import UserError
+
+# The 9x9 reflection padding needs at least 5 pixels, and the 3x3 padding after two
+# stride-2 stages needs 2: 8 keeps a margin and is the smallest size we test.
+MIN_SIDE = 8
+
+# Checkpoints from PyTorch < 0.4 carry instance-norm running statistics that the
+# affine, non-tracking InstanceNorm2d does not have (the examples drop them the same way).
+_LEGACY_NORM_KEY = re.compile(r"(^|\.)in\d+\.(running_mean|running_var|num_batches_tracked)$")
+
+
+class ConvLayer(nn.Module):
+    """Reflection padding then convolution: keeps borders free of zero-padding artefacts."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2d(self.reflection_pad(x))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, kernel_size=3, stride=1)
+        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.conv2 = ConvLayer(channels, channels, kernel_size=3, stride=1)
+        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.in1(self.conv1(x)))
+        return self.in2(self.conv2(out)) + x
+
+
+class UpsampleConvLayer(nn.Module):
+    """Nearest upsampling to an explicit size, then a reflection-padded convolution.
+
+    Upsampling to the size of the matching encoder stage (instead of a fixed factor of 2)
+    is what makes the output size equal the input size for any input size. For sizes that
+    are multiples of 4 it is exactly the examples' ``scale_factor=2``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+        x = F.interpolate(x, size=size, mode="nearest")
+        return self.conv2d(self.reflection_pad(x))
+
+
+class TransformerNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = ConvLayer(3, 32, kernel_size=9, stride=1)
+        self.in1 = nn.InstanceNorm2d(32, affine=True)
+        self.conv2 = ConvLayer(32, 64, kernel_size=3, stride=2)
+        self.in2 = nn.InstanceNorm2d(64, affine=True)
+        self.conv3 = ConvLayer(64, 128, kernel_size=3, stride=2)
+        self.in3 = nn.InstanceNorm2d(128, affine=True)
+        self.res1 = ResidualBlock(128)
+        self.res2 = ResidualBlock(128)
+        self.res3 = ResidualBlock(128)
+        self.res4 = ResidualBlock(128)
+        self.res5 = ResidualBlock(128)
+        self.deconv1 = UpsampleConvLayer(128, 64, kernel_size=3, stride=1)
+        self.in4 = nn.InstanceNorm2d(64, affine=True)
+        self.deconv2 = UpsampleConvLayer(64, 32, kernel_size=3, stride=1)
+        self.in5 = nn.InstanceNorm2d(32, affine=True)
+        self.deconv3 = ConvLayer(32, 3, kernel_size=9, stride=1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y1 = self.relu(self.in1(self.conv1(x)))
+        y2 = self.relu(self.in2(self.conv2(y1)))
+        y = self.relu(self.in3(self.conv3(y2)))
+        y = self.res5(self.res4(self.res3(self.res2(self.res1(y)))))
+        y = self.relu(self.in4(self.deconv1(y, y2.shape[-2:])))
+        y = self.relu(self.in5(self.deconv2(y, x.shape[-2:])))
+        return self.deconv3(y)
+
+
+def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop legacy instance-norm running statistics, warning once if there were any."""
+    legacy = [k for k in state if _LEGACY_NORM_KEY.search(k)]
+    if legacy:
+        warnings.warn(
+            f"dropped {len(legacy)} legacy instance-norm running-statistics keys "
+            f"(e.g. {legacy[0]}): they come from PyTorch < 0.4 and are unused",
+            stacklevel=2,
+        )
+    return {k: v for k, v in state.items() if k not in set(legacy)}
+
+
+def load_state(path: Path) -> dict[str, torch.Tensor]:
+    """Read a TransformerNet ``state_dict`` from a plain ``.pth`` or a training checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path} (give the path of a .pth file)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for non-checkpoint files
+        raise UserError(
+            f"cannot read {path} as a PyTorch checkpoint ({type(exc).__name__}); "
+            "give a .pth saved by 'realtime train' or the PyTorch examples"
+        ) from exc
+    # Training checkpoints (``realtime train``) wrap the weights with optimiser state.
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise UserError(f"{path} holds no state_dict; give a TransformerNet .pth checkpoint")
+    return clean_state_dict(obj)
+
+
+def load_transformer_net(path: Path) -> TransformerNet:
+    """Build a TransformerNet from a checkpoint, or fail with one line saying what is wrong."""
+    state = load_state(path)
+    model = TransformerNet()
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(
+        k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape)
+    )
+    if missing or unexpected or wrong_shape:
+        detail = "; ".join(
+            f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for label, keys in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("wrong shape", wrong_shape),
+            )
+            if keys
+        )
+        raise UserError(
+            f"{path} is not a TransformerNet checkpoint ({detail}); "
+            "give a .pth saved by 'realtime train' or the PyTorch examples' fast_neural_style"
+        )
+    model.load_state_dict(state)
+    return model.eval()

@@ -1,0 +1,50 @@
+"""The ``realtime`` command line: one parser, one subcommand per module in ``commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from realtime import __version__
+from realtime.errors import EXIT_INTERRUPTED, UserError
+
+# Order here is the order in ``realtime --help``.
+COMMANDS = ("video", "image", "webcam", "styles", "train", "export", "bench", "eval")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="realtime",
+        description="Real-time neural style transfer for video files, images and webcams.",
+    )
+    parser.add_argument("--version", action="version", version=f"realtime {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"realtime.commands.{name}")
+        except ModuleNotFoundError as exc:
+            # A command whose module is not written yet is simply absent from the CLI.
+            if exc.name == f"realtime.commands.{name}":
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"realtime: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("realtime: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

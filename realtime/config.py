@@ -1,0 +1,57 @@
+"""The run configuration: one typed dataclass, built once from the command line and passed
+explicitly to every stage. No globals, no ``**kwargs`` chains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the ONNX Runtime session is built."""
+
+    device: str = "auto"  # one of DEVICES
+    # CPU intra-op threads; None means one per core (ONNX Runtime's own default is
+    # the same, but we set it explicitly so a benchmark states what it measured).
+    threads: int | None = None
+    # TensorRT engine cache and models exported on the fly from .pth files.
+    # None means the user cache directory (realtime.paths.user_cache_dir()).
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """What happens to a frame around the network."""
+
+    # Stylize at a smaller size, then scale back: the long side in pixels, or a factor.
+    size: int | None = None
+    scale: float | None = None
+    # Output (width, height); None keeps the input size.
+    output_size: tuple[int, int] | None = None
+    strength: float = 1.0  # 1 = fully stylized, 0 = the original frame
+    preserve_color: bool = False  # take the stylized luminance, keep the input's colours
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """H.264 settings for file outputs."""
+
+    crf: int = 18
+    preset: str = "medium"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a ``video``/``image``/``webcam`` run needs, in one place."""
+
+    style: str = "mosaic"
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    # Frames in flight between decode -> stylize -> encode. Bounded, so memory stays
+    # flat on long files; large enough to hide decode/encode jitter behind inference.
+    queue_size: int = 8
+    progress: bool = True

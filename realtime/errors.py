@@ -1,0 +1,28 @@
+"""Errors meant for the person at the command line.
+
+Library code raises these instead of calling ``sys.exit``: the CLI turns them into one
+line on stderr and a non-zero exit code, and tests can catch them.
+"""
+
+from __future__ import annotations
+
+# Exit codes are part of the documented interface (README, "Exit codes").
+EXIT_OK = 0
+EXIT_ERROR = 1  # unexpected failure (a bug): traceback printed
+EXIT_USAGE = 2  # bad input: missing file, unknown style, wrong model, ...
+EXIT_DAMAGED_INPUT = 3  # finished, but the input had a corrupt or truncated tail
+EXIT_INTERRUPTED = 130  # Ctrl-C: partial output finalised (128 + SIGINT)
+
+
+class UserError(Exception):
+    """A problem the user can fix. The message is one line naming the problem and the fix."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str) -> None:
+        # One line, always: multi-line messages get lost in logs and terminals.
+        super().__init__(" ".join(message.split()))
+
+
+class ProviderError(UserError):
+    """The requested ONNX Runtime execution provider could not be used."""
