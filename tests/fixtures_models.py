@@ -1,0 +1,1 @@
+"""Fixtures that make tiny models and ONNX files (owned by the export/engine area)."""
