@@ -1,1 +1,78 @@
-"""Fixtures that make tiny models and ONNX files (owned by the export/engine area)."""
+"""Fixtures that make tiny models and ONNX files (owned by the export/engine area).
+
+Exports take seconds on a CPU, so the exported models are session-scoped and shared.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+__all__ = [
+    "TEST_CARD",
+    "make_test_net",
+    "style_export",
+    "style_net",
+    "style_onnx",
+    "style_pth",
+]
+
+# The card written beside the test checkpoint, as ``realtime train`` writes NAME.json.
+TEST_CARD = {"name": "testy", "steps": 3, "recipe": {"image_size": 64, "style_weight": 1.0}}
+
+
+def make_test_net(seed: int = 0):
+    """A seeded random-weight TransformerNet whose output spans the full [0, 255] range.
+
+    Default initialisation leaves instance-norm affine parameters at 1/0 and the output within
+    a couple of grey levels of 0, which would make parity checks nearly vacuous (everything
+    clipped, all norms identical). Random affine parameters and a scaled last layer centred on
+    127.5 exercise every weight and both clip bounds.
+    """
+    import torch
+
+    from models.transformer_net import TransformerNet
+
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = TransformerNet()
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.InstanceNorm2d):
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                module.bias.normal_(0.0, 0.2, generator=generator)
+        net.deconv3.conv2d.weight.mul_(150.0)
+        net.deconv3.conv2d.bias.fill_(127.5)
+    return net.eval()
+
+
+@pytest.fixture(scope="session")
+def style_net():
+    return make_test_net(0)
+
+
+@pytest.fixture(scope="session")
+def style_pth(style_net, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``testy.pth`` (a plain state_dict) with its card ``testy.json`` beside it."""
+    import torch
+
+    path = tmp_path_factory.mktemp("pth") / "testy.pth"
+    torch.save(style_net.state_dict(), path)
+    path.with_suffix(".json").write_text(json.dumps(TEST_CARD), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def style_export(style_pth: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The ExportReport of exporting ``style_pth`` to fp32 ``testy.onnx``."""
+    from export.onnx_export import export_checkpoint
+
+    return export_checkpoint(style_pth, tmp_path_factory.mktemp("onnx") / "testy.onnx")
+
+
+@pytest.fixture(scope="session")
+def style_onnx(style_export) -> Path:
+    """An fp32 style network named "testy" following the model I/O convention."""
+    return style_export.onnx_path

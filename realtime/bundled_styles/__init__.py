@@ -1,0 +1,1 @@
+"""Bundled style networks (NAME.onnx + NAME.json cards), shipped as package data."""

@@ -1,0 +1,188 @@
+"""torch -> ONNX export: graph shape, metadata, parity with torch, fp16, CLI and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from fixtures_models import TEST_CARD, make_test_net
+
+from export.metadata import sha256_file
+from export.onnx_export import OPSET, ClippedStyleNet, convert_to_fp16
+from export.verify import PARITY_SIZES, RELATIVE_TOLERANCE, ParityError, check_parity
+from models.transformer_net import MIN_SIDE
+from realtime import model_io
+from realtime.cli import main
+from realtime.errors import UserError
+
+
+def _run_onnx(path, image: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["output"], {"input": image})[0]
+
+
+def _torch(net, image: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return ClippedStyleNet(net)(torch.from_numpy(image)).numpy()
+
+
+def test_parity_checked_at_two_sizes_one_odd(style_export):
+    assert [(r.height, r.width) for r in style_export.parity] == list(PARITY_SIZES)
+    assert any(h % 2 and w % 2 for h, w in PARITY_SIZES)
+    for result in style_export.parity:
+        # The fixture network spans the whole output range, so the tolerance is meaningful.
+        assert result.output_range > 200
+        assert result.tolerance == pytest.approx(1e-3 * result.output_range)
+        assert result.max_abs_diff <= result.tolerance
+    summary = style_export.summary()
+    assert "97x131" in summary and "parity vs torch OK" in summary and "\n" not in summary
+
+
+def test_checker_passes_and_opset(style_onnx):
+    model = onnx.load(str(style_onnx))
+    onnx.checker.check_model(model, full_check=True)
+    assert model_io.read_model_info(model).opset == OPSET
+
+
+def test_graph_has_dynamic_batch_height_width(style_onnx):
+    model = onnx.load(str(style_onnx))
+    for value in (model.graph.input[0], model.graph.output[0]):
+        dims = value.type.tensor_type.shape.dim
+        assert [d.HasField("dim_param") for d in dims] == [True, False, True, True]
+        assert dims[1].dim_value == 3
+    assert [i.name for i in model.graph.input] == ["input"]
+    assert [o.name for o in model.graph.output] == ["output"]
+    assert "Clip" in {n.op_type for n in model.graph.node}
+
+
+def test_runs_at_sizes_not_used_in_export(style_onnx, style_net):
+    # A third size (odd/even mix), batch 2, and the minimum side.
+    for shape in ((2, 3, 50, 37), (1, 3, MIN_SIDE, MIN_SIDE)):
+        image = np.random.default_rng(1).uniform(0, 255, shape).astype(np.float32)
+        got = _run_onnx(style_onnx, image)
+        expected = _torch(style_net, image)
+        assert got.shape == shape
+        assert got.min() >= 0 and got.max() <= 255
+        assert np.abs(got - expected).max() <= 1e-3 * (expected.max() - expected.min())
+
+
+def test_metadata_round_trip(style_onnx, style_pth):
+    info = model_io.read_model_info(style_onnx)
+    assert info.has_metadata
+    assert info.metadata[model_io.KEY_FORMAT] == "style-transfer/1"
+    assert info.style == "testy"
+    assert info.arch == model_io.ARCH
+    assert info.precision == "fp32"
+    assert info.io == model_io.io_convention()
+    assert info.card == TEST_CARD
+    assert info.metadata[model_io.KEY_SOURCE_SHA256] == sha256_file(style_pth)
+    assert info.min_side == MIN_SIDE
+    assert model_io.check_style_network(info, "testy") == []
+
+
+def test_min_side_constant_matches_the_network():
+    assert model_io.MIN_SIDE == MIN_SIDE
+
+
+def test_parity_check_fails_for_a_different_network(style_onnx):
+    with pytest.raises(ParityError, match="differs from torch"):
+        check_parity(ClippedStyleNet(make_test_net(seed=1)), style_onnx, "fp32", ((32, 40),))
+
+
+def test_fp16_converter_refuses_unknown_ops():
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Softmax", ["input"], ["output"])],
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+    )
+    with pytest.raises(UserError, match="Softmax"):
+        convert_to_fp16(helper.make_model(graph))
+
+
+def test_cli_export_fp16(style_pth, style_net, tmp_path, capsys):
+    out = tmp_path / "fancy.onnx"
+    assert main(["export", str(style_pth), str(out), "--fp16", "--style-name", "fancy"]) == 0
+    stdout = capsys.readouterr().out
+    assert "fp16" in stdout and "parity vs torch OK" in stdout and str(out) in stdout
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # a normal file, not 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["fancy.onnx"]  # no temporary left over
+
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model, full_check=True)
+    info = model_io.read_model_info(model)
+    assert (info.style, info.precision, info.card) == ("fancy", "fp16", TEST_CARD)
+    # float32 I/O, fp16 convolution weights, float32 instance-norm parameters.
+    assert info.inputs[0].elem_type == info.outputs[0].elem_type == model_io.FLOAT
+    types = {init.name: init.data_type for init in model.graph.initializer}
+    conv_weights = [n.input[1] for n in model.graph.node if n.op_type == "Conv"]
+    norm_scales = [n.input[1] for n in model.graph.node if n.op_type == "InstanceNormalization"]
+    assert conv_weights and all(types[w] == onnx.TensorProto.FLOAT16 for w in conv_weights)
+    assert norm_scales and all(types[s] == onnx.TensorProto.FLOAT for s in norm_scales)
+
+    # ONNX Runtime's CPU provider runs it, at a size not used in export, within tolerance.
+    image = np.random.default_rng(2).uniform(0, 255, (1, 3, 45, 61)).astype(np.float32)
+    got = _run_onnx(out, image)
+    expected = _torch(style_net, image)
+    assert got.dtype == np.float32 and got.shape == image.shape
+    diff = np.abs(got - expected).max()
+    assert diff <= RELATIVE_TOLERANCE["fp16"] * (expected.max() - expected.min())
+    assert diff > 0  # really fp16: bit-identical output would mean nothing was converted
+
+
+def test_cli_export_rejects_another_architecture(tmp_path, capsys):
+    foreign = tmp_path / "resnet.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, foreign)
+    assert main(["export", str(foreign), str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("realtime: error:") and "not a TransformerNet checkpoint" in err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda d, pth: [str(d / "missing.pth"), str(d / "x.onnx")], "checkpoint not found"),
+        (lambda d, pth: [str(pth), str(d / "no" / "dir" / "x.onnx")], "does not exist"),
+        (lambda d, pth: [str(pth), str(d)], "should end in .onnx"),
+        (lambda d, pth: [str(pth), str(d / "taken.onnx")], "is a directory"),
+    ],
+)
+def test_cli_export_bad_paths(make_args, message, style_pth, tmp_path, capsys):
+    (tmp_path / "taken.onnx").mkdir()
+    assert main(["export", *make_args(tmp_path, style_pth)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_card_that_is_not_json_is_reported(tmp_path, style_net, capsys):
+    pth = tmp_path / "broken.pth"
+    torch.save(style_net.state_dict(), pth)
+    pth.with_suffix(".json").write_text("{not json", encoding="utf-8")
+    assert main(["export", str(pth), str(tmp_path / "broken.onnx")]) == 2
+    assert "cannot read the model card" in capsys.readouterr().err
+
+
+def test_metadata_json_is_valid(style_onnx):
+    raw = {p.key: p.value for p in onnx.load(str(style_onnx)).metadata_props}
+    assert json.loads(raw[model_io.KEY_IO])["layout"] == "NCHW"
+    assert set(raw) >= {
+        model_io.KEY_FORMAT,
+        model_io.KEY_IO,
+        model_io.KEY_STYLE,
+        model_io.KEY_ARCH,
+        model_io.KEY_PRECISION,
+        model_io.KEY_CARD,
+    }

@@ -1,0 +1,174 @@
+"""Style registry: bundled and user styles, paths, on-the-fly .pth export, `realtime styles`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import pytest
+from fixtures_models import TEST_CARD
+
+from realtime import style_registry
+from realtime.cli import main
+from realtime.commands.styles import card_summary
+from realtime.config import EngineConfig
+from realtime.errors import UserError
+from realtime.style_registry import list_styles, resolve_style, user_styles_dir
+
+ENGINE = EngineConfig(device="cpu")
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    directory = tmp_path / "my-styles"
+    directory.mkdir()
+    monkeypatch.setenv("REALTIME_STYLES_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def bundle(tmp_path, monkeypatch):
+    """A stand-in for realtime/bundled_styles/: a real namespace package read through
+    importlib.resources, so nothing is written into the checkout."""
+    root = tmp_path / "pkgroot"
+    (root / "h2_test_bundle").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setattr(style_registry, "BUNDLED_PACKAGE", "h2_test_bundle")
+    yield root / "h2_test_bundle"
+    sys.modules.pop("h2_test_bundle", None)
+
+
+def test_default_user_dir_is_under_user_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    if sys.platform.startswith("linux"):
+        assert user_styles_dir() == tmp_path / "data" / "realtime" / "styles"
+    assert user_styles_dir().name == "styles"
+
+
+def test_the_real_bundle_lists_without_error():
+    # The shipped bundle is empty for now; listing must work either way.
+    assert all(e.origin == "bundled" for e in list_styles())
+    assert style_registry.DEFAULT_STYLE == "mosaic"
+
+
+def test_user_style_by_name(user_dir, style_onnx):
+    shutil.copy(style_onnx, user_dir / "mine.onnx")
+    (user_dir / "mine.json").write_text(json.dumps({"steps": 7}), encoding="utf-8")
+    entry = resolve_style("mine", ENGINE)
+    assert (entry.name, entry.origin, entry.path) == ("mine", "user", user_dir / "mine.onnx")
+    assert entry.card == {"steps": 7} and not entry.shadows_bundled
+    assert [e.name for e in list_styles()] == ["mine"]
+
+
+def test_unknown_name_lists_known_styles_and_the_user_dir(user_dir, style_onnx):
+    shutil.copy(style_onnx, user_dir / "mine.onnx")
+    with pytest.raises(UserError) as info:
+        resolve_style("nope", ENGINE)
+    message = str(info.value)
+    assert "unknown style 'nope'" in message and "mine (user)" in message
+    assert str(user_dir) in message
+
+
+def test_unknown_name_with_nothing_installed(user_dir):
+    with pytest.raises(UserError, match="known styles: none installed"):
+        resolve_style(style_registry.DEFAULT_STYLE, ENGINE)
+
+
+def test_bundled_styles_and_shadowing(bundle, user_dir, style_onnx):
+    shutil.copy(style_onnx, bundle / "mosaic.onnx")
+    shutil.copy(style_onnx, bundle / "candy.onnx")
+    (bundle / "candy.json").write_text(json.dumps(TEST_CARD), encoding="utf-8")
+    entry = resolve_style("candy", ENGINE)
+    assert (entry.origin, entry.path, entry.card) == ("bundled", bundle / "candy.onnx", TEST_CARD)
+    assert resolve_style("mosaic", ENGINE).origin == "bundled"
+
+    shutil.copy(style_onnx, user_dir / "mosaic.onnx")
+    mosaic = resolve_style("mosaic", ENGINE)
+    assert (mosaic.origin, mosaic.path, mosaic.shadows_bundled) == (
+        "user",
+        user_dir / "mosaic.onnx",
+        True,
+    )
+    assert [(e.name, e.origin) for e in list_styles()] == [("candy", "bundled"), ("mosaic", "user")]
+
+
+def test_onnx_path(style_onnx):
+    entry = resolve_style(str(style_onnx), ENGINE)
+    # The name comes from the model's metadata, the card from the metadata copy.
+    assert (entry.name, entry.origin, entry.path) == ("testy", "file", style_onnx)
+    assert entry.card == TEST_CARD
+
+
+@pytest.mark.parametrize("ref", ["missing.onnx", "sub/dir/style", "nothing.pth"])
+def test_path_looking_ref_that_does_not_exist(ref, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="style file not found"):
+        resolve_style(ref, ENGINE)
+
+
+def test_file_of_another_kind(tmp_path):
+    other = tmp_path / "style.txt"
+    other.write_text("hello")
+    with pytest.raises(UserError, match="neither .onnx nor .pth"):
+        resolve_style(str(other), ENGINE)
+
+
+def test_pth_is_exported_once_then_reused(style_pth, tmp_path, capsys):
+    engine = EngineConfig(device="cpu", cache_dir=tmp_path / "cache")
+    first = resolve_style(str(style_pth), engine)
+    err = capsys.readouterr().err
+    assert first.origin == "exported" and first.name == "testy" and first.card == TEST_CARD
+    assert first.path.parent == tmp_path / "cache" / "exported"
+    assert first.path.is_file()
+    assert "exporting" in err and "parity vs torch OK" in err
+
+    mtime = first.path.stat().st_mtime_ns
+    second = resolve_style(str(style_pth), engine)
+    err = capsys.readouterr().err
+    assert second == first and first.path.stat().st_mtime_ns == mtime
+    assert "exported earlier" in err and "exporting" not in err
+
+
+def test_pth_without_torch(style_pth, tmp_path, monkeypatch):
+    # sys.modules[name] = None is how Python spells "this module cannot be imported".
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(UserError, match="needs torch.*realtime export"):
+        resolve_style(str(style_pth), EngineConfig(cache_dir=tmp_path))
+
+
+def test_card_summary():
+    assert card_summary(TEST_CARD) == "steps=3 image_size=64 style_weight=1.0"
+    assert card_summary(None) == "-"
+    assert card_summary({"date": "today"}) == "card (no recipe)"
+
+
+def test_cli_styles_lists_user_and_bundled(bundle, user_dir, style_onnx, capsys):
+    shutil.copy(style_onnx, bundle / "mosaic.onnx")
+    shutil.copy(style_onnx, user_dir / "mosaic.onnx")
+    shutil.copy(style_onnx, user_dir / "zebra.onnx")
+    (user_dir / "zebra.json").write_text(json.dumps(TEST_CARD), encoding="utf-8")
+    (user_dir / "broken.onnx").write_text("not a model")
+    assert main(["styles"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "ORIGIN", "PRECISION", "TRAINING", "PATH"]
+    by_name = {line.split()[0]: line for line in lines[1:-1]}
+    assert set(by_name) == {"broken", "mosaic", "zebra"}
+    assert "user (shadows bundled)" in by_name["mosaic"]
+    assert "fp32" in by_name["zebra"] and "steps=3" in by_name["zebra"]
+    assert by_name["zebra"].endswith(str(user_dir / "zebra.onnx"))
+    assert "unreadable" in by_name["broken"]
+    assert lines[-1].startswith(f"User styles directory: {user_dir}")
+
+
+def test_cli_styles_when_empty(user_dir, capsys):
+    assert main(["styles"]) == 0
+    out = capsys.readouterr().out
+    assert "No styles installed." in out and "REALTIME_STYLES_DIR" in out
+
+
+def test_broken_card_is_an_error_naming_the_file(user_dir, style_onnx):
+    shutil.copy(style_onnx, user_dir / "mine.onnx")
+    (user_dir / "mine.json").write_text("[1, 2")
+    with pytest.raises(UserError, match="mine.json"):
+        resolve_style("mine", ENGINE)
