@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from fixtures_media import *  # noqa: F403
 from fixtures_models import *  # noqa: F403
 

@@ -1,0 +1,96 @@
+"""``realtime image IN OUT``: stylize one image with the same engine and options as video."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from realtime.commands.options import (
+    add_engine_options,
+    add_process_options,
+    add_style_options,
+    run_config,
+)
+from realtime.errors import EXIT_OK, UserError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "image",
+        help="stylize one image",
+        description="Stylize one image (EXIF orientation is applied).",
+    )
+    parser.add_argument("input", type=Path, help="input image")
+    parser.add_argument("output", type=Path, help=f"output image ({', '.join(IMAGE_SUFFIXES)})")
+    add_style_options(parser)
+    add_engine_options(parser)
+    add_process_options(parser)
+    parser.set_defaults(run=run)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image as uint8 RGB, upright (OpenCV applies the EXIF orientation)."""
+    import cv2
+
+    if not path.is_file():
+        raise UserError(f"input image not found: {path}")
+    data = np.fromfile(path, dtype=np.uint8)  # imdecode: works with any path encoding
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise UserError(f"cannot read {path} as an image; give a JPEG, PNG, BMP, WebP or TIFF file")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def check_output_image(path: Path) -> None:
+    """Fail before any work on an output that cannot be written."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UserError(
+            f"unknown image type {path.suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}"
+        )
+    parent = path.resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UserError(f"cannot write to folder {parent}; create it or choose another output")
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Write atomically: the final name appears only once the file is complete."""
+    import cv2
+
+    check_output_image(path)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    ok, encoded = cv2.imencode(path.suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise UserError(f"could not encode {path.name}; try .png or .jpg")
+    temp = path.with_name(f"{path.stem}.incomplete{path.suffix}")
+    encoded.tofile(temp)
+    os.replace(temp, path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from realtime.engine import OnnxStylizer
+    from realtime.frames import FrameProcessor, output_stages
+    from realtime.style_registry import resolve_style
+
+    config = run_config(args)
+    if args.output.resolve() == args.input.resolve():
+        raise UserError(f"output {args.output} is the input file; choose another output path")
+    check_output_image(args.output)
+    source = read_image(args.input)
+    stages = output_stages(config.process)
+    style = resolve_style(config.style, config.engine)
+    stylizer = OnnxStylizer(style.path, config.engine, style_name=style.name)
+    processor = FrameProcessor(stylizer, config.process, at_output_size=stages)
+    result = processor(source)
+    write_image(args.output, result)
+    height, width = result.shape[:2]
+    print(
+        f"wrote {args.output} ({width}x{height}) with style {style.name!r} on {stylizer.provider}",
+        file=sys.stderr,
+    )
+    return EXIT_OK

@@ -1,0 +1,72 @@
+"""``realtime image``: the same engine and options as video, on one picture."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.cli import main
+from realtime.errors import EXIT_USAGE
+
+
+@pytest.fixture()
+def photo(tmp_path):
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (61, 83, 3), dtype=np.uint8), (0, 0), 2)
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def read_rgb(path):
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def test_image_stylizes_at_input_size(photo, style_onnx, tmp_path) -> None:
+    out = tmp_path / "out.png"
+    assert main(["image", str(photo), str(out), "--model", str(style_onnx)]) == 0
+    result, source = read_rgb(out), read_rgb(photo)
+    assert result.shape == source.shape == (61, 83, 3)
+    assert np.mean(np.abs(result.astype(int) - source.astype(int))) > 20
+
+
+def test_image_matches_the_engine_directly(photo, style_onnx, tmp_path) -> None:
+    from realtime.config import EngineConfig
+    from realtime.engine import OnnxStylizer
+
+    out = tmp_path / "out.png"
+    assert main(["image", str(photo), str(out), "--style", str(style_onnx)]) == 0
+    expected = OnnxStylizer(style_onnx, EngineConfig(device="cpu"))(read_rgb(photo))
+    assert np.array_equal(read_rgb(out), expected)
+
+
+def test_strength_zero_gives_back_the_photo(photo, style_onnx, tmp_path) -> None:
+    out = tmp_path / "same.png"
+    assert main(["image", str(photo), str(out), "--style", str(style_onnx), "--strength", "0"]) == 0
+    assert np.array_equal(read_rgb(out), read_rgb(photo))
+
+
+def test_pth_checkpoint_is_accepted(photo, style_pth, tmp_path) -> None:
+    out = tmp_path / "from-pth.jpg"
+    assert main(["image", str(photo), str(out), "--style", str(style_pth)]) == 0
+    assert read_rgb(out).shape == (61, 83, 3)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("missing", "not found"), ("not_image", "cannot read"), ("suffix", "unknown image type")],
+)
+def test_bad_image_input(case, message, photo, style_onnx, tmp_path, capsys) -> None:
+    src, out = photo, tmp_path / "out.png"
+    if case == "missing":
+        src = tmp_path / "nope.png"
+    elif case == "not_image":
+        src = tmp_path / "text.png"
+        src.write_text("hello")
+    elif case == "suffix":
+        out = tmp_path / "out.xyz"
+    assert main(["image", str(src), str(out), "--style", str(style_onnx)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
