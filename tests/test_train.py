@@ -1,0 +1,416 @@
+"""Dataset, training, checkpoints/resume, model card and the ``realtime train`` command.
+
+Training runs use tiny images (32 px) and a random-weight VGG-16 saved to a temporary file:
+enough to exercise every mechanism for real on CPU in seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models.data import AugmentedImageStream, find_images
+from models.train import CHECKPOINT_FORMAT, TrainConfig, TrainResult, train
+from models.transformer_net import TransformerNet, load_transformer_net
+from models.vgg import VGG16Features
+from realtime.cli import build_parser, main
+from realtime.commands.train import config_from_args
+from realtime.errors import UserError
+
+
+def _write_image(path: Path, width: int, height: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(0, 255, (4, 5, 3)).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(small).resize((width, height), Image.BICUBIC).save(path)
+
+
+@dataclass(frozen=True)
+class Files:
+    dataset: Path
+    style: Path
+    vgg: Path
+    n_images: int
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
+    root = tmp_path_factory.mktemp("train-data")
+    dataset = root / "photos"
+    # Nested folders, every supported extension (also upper case), and things to ignore.
+    _write_image(dataset / "a" / "img0.png", 40, 36, 0)
+    _write_image(dataset / "a" / "b" / "img1.jpg", 52, 38, 1)
+    _write_image(dataset / "img2.bmp", 37, 45, 2)
+    _write_image(dataset / "img3.webp", 60, 33, 3)
+    _write_image(dataset / "IMG4.JPEG", 34, 34, 4)
+    (dataset / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (dataset / "notes.txt").write_text("not an image")
+    style = root / "style.png"
+    rng = np.random.default_rng(9)
+    Image.fromarray(rng.uniform(0, 255, (6, 6, 3)).astype(np.uint8)).resize(
+        (48, 40), Image.NEAREST
+    ).save(style)
+    torch.manual_seed(0)
+    vgg = root / "random-vgg16-features.pth"
+    torch.save(VGG16Features().features.state_dict(), vgg)
+    return Files(dataset=dataset, style=style, vgg=vgg, n_images=5)
+
+
+def _config(files: Files, out: Path, **changes: object) -> TrainConfig:
+    base = TrainConfig(
+        style_image=files.style,
+        dataset=files.dataset,
+        out=out,
+        steps=12,
+        batch_size=2,
+        image_size=32,
+        style_size=48,
+        vgg_weights=files.vgg,
+        checkpoint_every=3,
+        keep_checkpoints=2,
+        preview_every=6,
+        preview_size=40,
+        log_every=1,
+        num_workers=0,
+        progress=False,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def _quiet_train(config: TrainConfig) -> TrainResult:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="skipped 1 unreadable image")
+        return train(config)
+
+
+@pytest.fixture(scope="module")
+def straight(files: Files, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    out = tmp_path_factory.mktemp("straight") / "style.pth"
+    with pytest.warns(UserWarning, match="skipped 1 unreadable image"):
+        return train(_config(files, out))
+
+
+# ----------------------------------------------------------------------------- dataset
+
+
+def test_find_images_recursive_with_skipped_files(files: Files) -> None:
+    with pytest.warns(UserWarning, match="skipped 1 unreadable image file"):
+        folder = find_images(files.dataset)
+    names = [p.name for p in folder.files]
+    assert names == ["IMG4.JPEG", "img1.jpg", "img0.png", "img2.bmp", "img3.webp"]  # by path
+    assert [p.name for p in folder.skipped] == ["broken.jpg"]
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "no-images", "all-broken"])
+def test_find_images_errors(tmp_path: Path, case: str) -> None:
+    folder = tmp_path / "d"
+    if case != "missing":
+        folder.mkdir()
+    if case == "no-images":
+        (folder / "readme.txt").write_text("x")
+    if case == "all-broken":
+        (folder / "x.png").write_bytes(b"garbage")
+    with pytest.raises(UserError) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        find_images(folder)
+    expected = {
+        "missing": "not found",
+        "empty": "no images",
+        "no-images": "no images",
+        "all-broken": "none of the 1 image files",
+    }[case]
+    assert expected in str(info.value)
+
+
+def test_stream_is_seeded_augmented_and_resumable(files: Files) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        paths = find_images(files.dataset).files
+    stream = AugmentedImageStream(paths, 24, length=20, seed=3, jitter_max=2.0)
+    samples = [stream[i] for i in range(20)]
+    assert all(s.shape == (3, 24, 24) and s.dtype == torch.float32 for s in samples)
+    assert all(s.min() >= 0 and s.max() <= 255 for s in samples)
+    again = AugmentedImageStream(paths, 24, length=20, seed=3, jitter_max=2.0)
+    assert all(torch.equal(a, again[i]) for i, a in enumerate(samples))
+    # Resuming at sample 7 continues the very same stream.
+    later = AugmentedImageStream(paths, 24, length=5, seed=3, start=7, jitter_max=2.0)
+    assert all(torch.equal(later[i], samples[7 + i]) for i in range(5))
+    other = AugmentedImageStream(paths, 24, length=20, seed=4, jitter_max=2.0)
+    assert not all(torch.equal(a, other[i]) for i, a in enumerate(samples))
+    # Every image appears once per epoch (5 images: samples 0-4, 5-9, ...), crops differ.
+    assert len({s.sum().item() for s in samples}) == 20
+    with pytest.raises(IndexError):
+        stream[20]
+
+
+def test_stream_flips_and_scale_jitter(tmp_path: Path) -> None:
+    # One asymmetric image: left half black, right half white.
+    array = np.zeros((40, 40, 3), np.uint8)
+    array[:, 20:] = 255
+    Image.fromarray(array).save(tmp_path / "half.png")
+    stream = AugmentedImageStream([tmp_path / "half.png"], 40, length=40, seed=0, jitter_max=1.0)
+    left_bright = [stream[i][:, :, :10].mean().item() > 128 for i in range(40)]
+    assert 5 < sum(left_bright) < 35  # flipped about half of the time
+    no_flip = AugmentedImageStream(
+        [tmp_path / "half.png"], 40, length=10, seed=0, jitter_max=1.0, flip=False
+    )
+    assert all(no_flip[i][:, :, :10].mean() < 128 for i in range(10))
+    # With jitter the crop sees a varying fraction of the black half.
+    jittered = AugmentedImageStream([tmp_path / "half.png"], 20, length=30, seed=1, jitter_max=3)
+    dark = {round(jittered[i].eq(0).float().mean().item(), 2) for i in range(30)}
+    assert len(dark) > 5
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_training_lowers_the_loss(straight: TrainResult) -> None:
+    totals = [entry["total"] for entry in straight.loss_log]
+    assert [entry["step"] for entry in straight.loss_log] == list(range(1, 13))
+    assert np.mean(totals[-3:]) < 0.9 * np.mean(totals[:3])
+    assert all(np.isfinite(totals))
+
+
+def test_outputs_model_card_previews_and_checkpoints(straight: TrainResult, files: Files) -> None:
+    model = load_transformer_net(straight.model_path)
+    x = torch.rand(1, 3, 33, 47) * 255
+    with torch.no_grad():
+        assert model(x).shape == x.shape
+    # A plain state_dict, as the PyTorch examples save it.
+    state = torch.load(straight.model_path, weights_only=True)
+    assert set(state) == set(TransformerNet().state_dict())
+
+    card = json.loads(straight.card_path.read_text())
+    assert straight.card_path == straight.model_path.with_suffix(".json")
+    assert card["style_image"]["sha256"] == hashlib.sha256(files.style.read_bytes()).hexdigest()
+    assert card["dataset"] == {"path": str(files.dataset), "images": 5, "skipped": 1}
+    assert card["steps"] == 12 and card["seed"] == 0
+    assert card["device"] == "cpu" and card["precision"] == "float32"
+    assert card["recipe"]["style_weight"] == 10.0 and card["recipe"]["batch_size"] == 2
+    assert card["vgg_weights"].startswith("file:random-vgg16-features.pth sha256:")
+    assert card["seconds_per_step"] > 0
+    assert card["torch"] == torch.__version__ and card["date"]
+    totals = [e["total"] for e in straight.loss_log]
+    assert card["final_losses"]["total"] == pytest.approx(np.mean(totals))  # window >= 12
+    assert set(card["final_losses"]) == {"total", "content", "style", "tv"}
+
+    previews = sorted(p.name for p in straight.preview_dir.iterdir())
+    assert previews == ["step_000006.jpg", "step_000012.jpg"]
+    with Image.open(straight.preview_dir / "step_000012.jpg") as img:
+        assert img.size == (40, 40)  # preview_size long side; first dataset image is square
+    # Newest two kept of 3, 6, 9, 12.
+    kept = sorted(p.name for p in straight.checkpoint_dir.iterdir())
+    assert kept == ["step_000009.pt", "step_000012.pt"]
+    ckpt = torch.load(straight.checkpoint_dir / "step_000012.pt", weights_only=True)
+    assert ckpt["format"] == CHECKPOINT_FORMAT and ckpt["step"] == 12
+    assert {"model", "optimizer", "scaler", "rng", "config"} <= set(ckpt)
+    for key, value in state.items():
+        assert torch.equal(ckpt["model"][key], value)
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    sa, sb = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+    assert set(sa) == set(sb)
+    for key in sa:
+        torch.testing.assert_close(sa[key], sb[key], rtol=1e-5, atol=1e-6)
+
+
+def test_resume_from_path_matches_a_straight_run(
+    straight: TrainResult, files: Files, tmp_path: Path
+) -> None:
+    out = tmp_path / "resumed.pth"
+    checkpoint = straight.checkpoint_dir / "step_000009.pt"
+    result = _quiet_train(_config(files, out, resume=str(checkpoint)))
+    assert result.start_step == 9 and result.steps == 12
+    _assert_same_weights(out, straight.model_path)
+    # The loss log continues the straight run's exactly.
+    assert [e["step"] for e in result.loss_log] == list(range(1, 13))
+    for mine, theirs in zip(result.loss_log, straight.loss_log, strict=True):
+        assert mine["total"] == pytest.approx(theirs["total"], rel=1e-5)
+
+
+def test_cli_train_then_resume_latest(
+    straight: TrainResult, files: Files, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cli.pth"
+    argv = [
+        "train", "--style-image", str(files.style), "--dataset", str(files.dataset),
+        "--out", str(out), "--vgg-weights", str(files.vgg), "--batch-size", "2",
+        "--image-size", "32", "--style-size", "48", "--checkpoint-every", "3",
+        "--preview-every", "0", "--preview-size", "40", "--num-workers", "0",
+        "--log-every", "2",
+    ]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*argv, "--steps", "6"]) == 0
+        captured = capsys.readouterr()
+        assert f"wrote {out}" in captured.out and "6 steps" in captured.out
+        assert "train: 6/6 steps" in captured.err  # the progress line, with losses
+        assert "style=" in captured.err
+        assert main([*argv, "--steps", "12", "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert "resuming at step 6" in captured.err and "12 steps" in captured.out
+    # 6 + 6 steps through the CLI and a checkpoint equal 12 straight steps.
+    _assert_same_weights(out, straight.model_path)
+    # --preview-every 0: only each run's final preview.
+    previews = sorted(p.name for p in (tmp_path / "cli.previews").iterdir())
+    assert previews == ["step_000006.jpg", "step_000012.jpg"]
+    assert json.loads(out.with_suffix(".json").read_text())["steps"] == 12
+
+
+def test_cli_defaults_equal_train_config_defaults() -> None:
+    args = build_parser().parse_args(
+        ["train", "--style-image", "s.jpg", "--dataset", "d", "--out", "o.pth"]
+    )
+    assert config_from_args(args) == TrainConfig(
+        style_image=Path("s.jpg"), dataset=Path("d"), out=Path("o.pth")
+    )
+    args = build_parser().parse_args(
+        ["train", "--style-image", "s.jpg", "--dataset", "d", "--out", "o.pth",
+         "--style-size", "original", "--resume", "--no-amp", "--no-progress"]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert config.style_size is None and config.resume == "latest"
+    assert not config.amp and not config.progress
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _fails(argv: list[str], capsys: pytest.CaptureFixture[str], expected: str) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(argv)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("realtime: error: "), err
+    assert expected in lines[0]
+    return lines[0]
+
+
+def _argv(files: Files, out: Path, **overrides: str) -> list[str]:
+    options = {
+        "--style-image": str(files.style),
+        "--dataset": str(files.dataset),
+        "--out": str(out),
+        "--vgg-weights": str(files.vgg),
+        "--steps": "2",
+        "--image-size": "32",
+        "--num-workers": "0",
+        "--no-progress": "",  # "" marks a flag without a value
+    }
+    options.update(overrides)
+    argv = ["train"]
+    for key, value in options.items():
+        argv += [key] if value == "" else [key, value]
+    return argv
+
+
+def test_bad_style_images(files: Files, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "m.pth"
+    missing = str(tmp_path / "nope.jpg")
+    _fails(_argv(files, out, **{"--style-image": missing}), capsys, "style image not found")
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"\x00" * 100)
+    _fails(_argv(files, out, **{"--style-image": str(garbage)}), capsys, "cannot read style image")
+    assert not out.exists()
+
+
+def test_bad_datasets(files: Files, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "m.pth"
+    _fails(_argv(files, out, **{"--dataset": str(tmp_path / "nope")}), capsys, "not found")
+    (tmp_path / "empty").mkdir()
+    _fails(_argv(files, out, **{"--dataset": str(tmp_path / "empty")}), capsys, "no images")
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text("a")
+    _fails(_argv(files, out, **{"--dataset": str(tmp_path / "texts")}), capsys, "no images")
+
+
+def test_unwritable_output(files: Files, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    _fails(_argv(files, blocker / "m.pth"), capsys, "cannot write to output folder")
+    _fails(_argv(files, tmp_path / "model.onnx"), capsys, "--out must end in .pth")
+
+
+def test_bad_numbers(files: Files, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "m.pth"
+    _fails(_argv(files, out, **{"--steps": "0"}), capsys, "--steps must be at least 1")
+    _fails(_argv(files, out, **{"--image-size": "8"}), capsys, "--image-size must be at least 16")
+    _fails(_argv(files, out, **{"--lr": "0"}), capsys, "--lr must be positive")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda(files: Files, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = _argv(files, tmp_path / "m.pth", **{"--device": "cuda"})
+    _fails(argv, capsys, "--device cuda but torch sees no CUDA device")
+
+
+def test_offline_without_vgg_weights(
+    files: Files, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    argv = _argv(files, tmp_path / "m.pth")
+    argv.remove("--vgg-weights")
+    argv.remove(str(files.vgg))
+    line = _fails(argv, capsys, "cannot download torchvision's VGG-16")
+    assert "--vgg-weights PATH" in line and "REALTIME_VGG_WEIGHTS" in line
+
+
+def test_resume_errors(
+    straight: TrainResult, files: Files, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "m.pth"
+    _fails(_argv(files, out, **{"--resume": ""}), capsys, "no checkpoint in")
+    other = tmp_path / "other.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "step": 1, "model": {"w": torch.zeros(2)}}, other)
+    _fails(_argv(files, out, **{"--resume": str(other)}), capsys, "another architecture")
+    _fails(
+        _argv(files, out, **{"--resume": str(straight.model_path)}),
+        capsys,
+        "is not a 'realtime train' checkpoint",
+    )
+    _fails(
+        _argv(files, out, **{"--resume": str(straight.checkpoint_dir / "step_000012.pt")}),
+        capsys,
+        "beyond --steps 2",
+    )
+    # A fresh run must not mix with an earlier run's checkpoints.
+    _fails(_argv(files, straight.model_path), capsys, "holds checkpoints of an earlier run")
+
+
+def test_command_module_does_not_import_torch() -> None:
+    # `realtime --help` and the runtime commands must not pay for (or need) torch.
+    code = "import sys, realtime.commands.train; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_nonfinite_loss_policy() -> None:
+    from models.train import AMP_NONFINITE_LIMIT, _check_nonfinite
+
+    # float32: the first non-finite loss stops training with a fix to try.
+    with pytest.raises(UserError, match="diverged at step 7.*lower --lr"):
+        _check_nonfinite(1, 7, float("nan"), use_amp=False)
+    # float16: GradScaler's occasional skipped step is fine, a long run of them is not.
+    _check_nonfinite(AMP_NONFINITE_LIMIT - 1, 30, float("inf"), use_amp=True)
+    with pytest.raises(UserError, match="--no-amp"):
+        _check_nonfinite(AMP_NONFINITE_LIMIT, 31, float("inf"), use_amp=True)

@@ -1,0 +1,94 @@
+"""TransformerNet: sizes, checkpoint loading (plain, training checkpoint, legacy keys), errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.transformer_net import MIN_SIDE, TransformerNet, load_transformer_net
+from realtime.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def net() -> TransformerNet:
+    torch.manual_seed(0)
+    return TransformerNet().eval()
+
+
+@pytest.fixture
+def saved(tmp_path: Path, net: TransformerNet) -> Path:
+    path = tmp_path / "net.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "height,width", [(97, 131), (MIN_SIDE, MIN_SIDE), (33, 17), (64, 64), (50, 73)]
+)
+def test_output_size_equals_input_size(net: TransformerNet, height: int, width: int) -> None:
+    x = torch.rand(2, 3, height, width) * 255
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == (2, 3, height, width)
+    assert torch.isfinite(y).all()
+
+
+def test_load_plain_state_dict_reproduces_outputs(net: TransformerNet, saved: Path) -> None:
+    loaded = load_transformer_net(saved)
+    x = torch.rand(1, 3, 40, 52) * 255
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))
+    assert not loaded.training
+
+
+def test_load_training_checkpoint_wrapper(tmp_path: Path, net: TransformerNet) -> None:
+    path = tmp_path / "step_000010.pt"
+    torch.save({"format": "x", "step": 10, "model": net.state_dict(), "optimizer": {}}, path)
+    loaded = load_transformer_net(path)
+    for key, value in net.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+
+
+def test_legacy_running_stats_keys_warn_and_load(tmp_path: Path, net: TransformerNet) -> None:
+    state = dict(net.state_dict())
+    # What PyTorch < 0.4 saved for every instance norm (the examples' old checkpoints).
+    for name in ("in1", "in2", "in3", "res1.in1", "res5.in2", "in4", "in5"):
+        channels = state[f"{name}.weight"].shape[0]
+        state[f"{name}.running_mean"] = torch.zeros(channels)
+        state[f"{name}.running_var"] = torch.ones(channels)
+    path = tmp_path / "legacy.pth"
+    torch.save(state, path)
+    with pytest.warns(UserWarning, match="legacy instance-norm"):
+        loaded = load_transformer_net(path)
+    x = torch.rand(1, 3, 24, 24) * 255
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))
+
+
+def test_other_architecture_is_a_user_error(tmp_path: Path) -> None:
+    other = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 3))
+    path = tmp_path / "other.pth"
+    torch.save(other.state_dict(), path)
+    with pytest.raises(UserError, match="not a TransformerNet checkpoint") as info:
+        load_transformer_net(path)
+    assert "\n" not in str(info.value)
+
+
+def test_wrong_shapes_are_a_user_error(tmp_path: Path, net: TransformerNet) -> None:
+    state = dict(net.state_dict())
+    state["conv1.conv2d.weight"] = torch.zeros(16, 3, 9, 9)
+    path = tmp_path / "narrow.pth"
+    torch.save(state, path)
+    with pytest.raises(UserError, match="wrong shape"):
+        load_transformer_net(path)
+
+
+def test_missing_and_garbage_files_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not found"):
+        load_transformer_net(tmp_path / "absent.pth")
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(UserError, match="cannot read"):
+        load_transformer_net(garbage)
