@@ -1,0 +1,170 @@
+"""``realtime eval METRIC ...``: measure stylized outputs.
+
+``eval`` has its own subcommands, one per kind of evaluation; each is a ``_register_*``
+function below adding a subparser with ``set_defaults(evaluate=...)``. Today:
+
+- ``realtime eval temporal INPUT OUTPUT [--reference UNBLENDED]``: the warping error of
+  Lai et al. 2018 and the style change against an unblended stylization
+  (definitions: ``realtime.temporal_metrics``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from realtime.errors import EXIT_DAMAGED_INPUT, EXIT_OK, UserError
+
+if TYPE_CHECKING:  # imported lazily at run time: ``realtime --help`` stays fast
+    from realtime.temporal_metrics import TemporalScores
+    from realtime.video_source import VideoFileSource
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="measure stylized outputs (temporal consistency, ...)",
+        description="Measure stylized outputs. Each metric is a subcommand.",
+    )
+    metrics = parser.add_subparsers(dest="metric", metavar="METRIC", required=True)
+    for register_metric in (_register_temporal,):
+        register_metric(metrics)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.evaluate(args)
+
+
+# -- eval temporal ------------------------------------------------------------------------
+
+
+def _register_temporal(metrics: argparse._SubParsersAction) -> None:
+    from realtime.flow import ESTIMATORS
+    from realtime.temporal_metrics import METRIC_FLOW_LONG_SIDE, METRIC_FLOW_METHOD
+
+    parser = metrics.add_parser(
+        "temporal",
+        help="warping error (flicker) of a stylized video, and style change vs a reference",
+        description="Temporal consistency of OUTPUT, a stylization of INPUT: the warping error "
+        "of Lai et al. 2018 (mean squared RGB difference, in [0, 1], between each output frame "
+        "and the previous one warped onto it with optical flow from the input, over "
+        "non-occluded pixels; lower is smoother) and, with --reference, the style change: mean "
+        "|output - reference| relative to mean |reference - input| (how much a temporal "
+        "blend moved the output away from the unblended stylization).",
+    )
+    parser.add_argument("input", type=Path, help="the video that was stylized")
+    parser.add_argument("output", type=Path, help="the stylized video (same size and frames)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        metavar="UNBLENDED",
+        help="the same stylization without temporal blending (--temporal off), for the "
+        "style change",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument(
+        "--flow",
+        choices=ESTIMATORS,
+        default=METRIC_FLOW_METHOD,
+        help=f"optical flow for the metric (default: {METRIC_FLOW_METHOD}; the temporal "
+        "stage uses DIS, so keep the default when comparing stage settings)",
+    )
+    parser.add_argument(
+        "--flow-size",
+        type=int,
+        default=METRIC_FLOW_LONG_SIDE,
+        metavar="PX",
+        help=f"estimate flow with the long side at most PX (default: {METRIC_FLOW_LONG_SIDE})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.set_defaults(evaluate=run_temporal)
+
+
+def _frames(source: VideoFileSource) -> Iterator[np.ndarray]:
+    for decoded in source.frames():
+        yield decoded.image
+
+
+def run_temporal(args: argparse.Namespace) -> int:
+    from realtime.progress import Progress
+    from realtime.temporal_metrics import evaluate_temporal
+    from realtime.video_source import VideoFileSource
+
+    if args.flow_size < 16:
+        raise UserError(f"--flow-size {args.flow_size} is too small; use at least 16 pixels")
+    paths = {"input": args.input, "output": args.output}
+    if args.reference is not None:
+        paths["reference"] = args.reference
+    with ExitStack() as stack:
+        sources = {name: stack.enter_context(VideoFileSource(path)) for name, path in paths.items()}
+        _check_headers(sources)
+        progress = Progress(
+            sources["input"].info.frame_count,
+            "evaluating",
+            "frames",
+            enabled=not args.quiet,
+        )
+        scores = evaluate_temporal(
+            _frames(sources["input"]),
+            _frames(sources["output"]),
+            _frames(sources["reference"]) if "reference" in sources else None,
+            flow_method=args.flow,
+            flow_long_side=args.flow_size,
+            on_frame=progress.update,
+        )
+        progress.close()
+        damaged = [f"{name} ({s.damaged})" for name, s in sources.items() if s.damaged]
+    _print_temporal(scores, as_json=args.json)
+    if damaged:
+        print(
+            f"realtime: warning: damaged video: {'; '.join(damaged)}; the metrics cover the "
+            "frames that decoded",
+            file=sys.stderr,
+        )
+        return EXIT_DAMAGED_INPUT
+    return EXIT_OK
+
+
+def _print_temporal(scores: TemporalScores, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(scores.as_dict()))
+        return
+    skipped = f", {scores.skipped_pairs} skipped" if scores.skipped_pairs else ""
+    print(
+        f"warping error: {scores.warping_error:.6f} (RGB in [0, 1], over "
+        f"{100 * scores.valid_fraction:.1f}% of pixels, {scores.pairs} frame pairs{skipped}; "
+        f"the input itself: {scores.input_warping_error:.6f})"
+    )
+    if scores.style_change is not None:
+        print(
+            f"style change vs reference: {100 * scores.style_change:.2f}% "
+            "(mean |output - reference| / mean |reference - input|)"
+        )
+
+
+def _check_headers(sources: dict[str, VideoFileSource]) -> None:
+    """Fail before decoding when the containers already say the videos cannot match."""
+    first = sources["input"].info
+    for name, source in sources.items():
+        info = source.info
+        if (info.width, info.height) != (first.width, first.height):
+            raise UserError(
+                f"the {name} video is {info.width}x{info.height} but the input is "
+                f"{first.width}x{first.height}; the metrics compare pixel for pixel: give "
+                "videos of the same size (stylize without --output-size)"
+            )
+        if info.frame_count and first.frame_count and info.frame_count != first.frame_count:
+            raise UserError(
+                f"the {name} video has {info.frame_count} frames but the input has "
+                f"{first.frame_count}; give the output made from this very input "
+                "(same frames, no trimming)"
+            )

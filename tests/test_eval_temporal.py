@@ -1,0 +1,145 @@
+"""``realtime eval temporal`` end to end: clips written with PyAV, read back, scored."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from test_flow import pan_zoom_frame, textured
+from test_temporal import flicker, run_stage
+
+from realtime.cli import main
+from realtime.config import EncodeConfig
+from realtime.errors import UserError
+from realtime.temporal import temporal_stage
+from realtime.temporal_metrics import evaluate_temporal
+from realtime.video_sink import VideoFileSink
+
+WIDTH, HEIGHT, FRAMES = 160, 96, 12
+RATE = Fraction(25)
+
+
+def write_clip(path: Path, frames: list[np.ndarray]) -> Path:
+    height, width = frames[0].shape[:2]
+    encode = EncodeConfig(crf=8, preset="ultrafast")  # near-lossless: the flicker survives
+    with VideoFileSink(path, width, height, RATE, 1 / RATE, encode, audio_from=None) as sink:
+        for index, frame in enumerate(frames):
+            sink.write(frame, index)
+    return path
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An input pan, its flickering stylization, and that stylization smoothed with flow.
+
+    All grey: H.264 in yuv420p keeps a quarter of the chroma, and the random colour texture
+    of the other tests would come back with several grey levels of frame-to-frame chroma
+    error, a floor that would drown the flicker being measured.
+    """
+    folder = tmp_path_factory.mktemp("eval_temporal")
+    base = grey(textured(2 * WIDTH, 2 * HEIGHT, seed=7))
+    inputs = [pan_zoom_frame(base, index, WIDTH, HEIGHT) for index in range(FRAMES)]
+    rng = np.random.default_rng(8)
+    flickering = [grey(flicker(255 - frame, 10.0, rng)) for frame in inputs]
+    smoothed = run_stage(temporal_stage("flow", 0.7), flickering, inputs)
+    return {
+        "input": write_clip(folder / "input.mp4", inputs),
+        "flicker": write_clip(folder / "flicker.mp4", flickering),
+        "smooth": write_clip(folder / "smooth.mp4", smoothed),
+        "short": write_clip(folder / "short.mp4", flickering[:-2]),
+        "small": write_clip(folder / "small.mp4", [frame[:64, :128] for frame in flickering]),
+    }
+
+
+def eval_json(capsys: pytest.CaptureFixture[str], *args: object) -> dict:
+    code = main(["eval", "temporal", *map(str, args), "--json", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def test_smoothed_video_scores_better_than_flickering(clips, capsys) -> None:
+    flickering = eval_json(
+        capsys, clips["input"], clips["flicker"], "--reference", clips["flicker"]
+    )
+    smooth = eval_json(capsys, clips["input"], clips["smooth"], "--reference", clips["flicker"])
+    for scores in (flickering, smooth):
+        assert scores["frames"] == FRAMES
+        assert scores["pairs"] + scores["skipped_pairs"] == FRAMES - 1
+        assert scores["valid_fraction"] > 0.8
+        # The input is a clean pan: its own warping error (the floor) is far below both.
+        assert scores["input_warping_error"] < 0.2 * scores["warping_error"]
+    assert smooth["warping_error"] < 0.5 * flickering["warping_error"]
+    assert flickering["style_change"] == 0.0  # the reference against itself
+    assert 0.0 < smooth["style_change"] < 0.15
+
+
+def test_text_output_has_one_line_per_metric(clips, capsys) -> None:
+    args = ["eval", "temporal", str(clips["input"]), str(clips["smooth"]), "--quiet"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warping error: 0.")
+    assert f"{FRAMES - 1} frame pairs" in lines[0]
+    assert main([*args, "--reference", str(clips["flicker"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["warping error", "style change vs reference"]
+
+
+def test_cli_metric_equals_library_metric_on_decoded_frames(clips, capsys) -> None:
+    from realtime.video_source import VideoFileSource
+
+    def decoded(path: Path) -> list[np.ndarray]:
+        with VideoFileSource(path) as source:
+            return [frame.image for frame in source.frames()]
+
+    library = evaluate_temporal(decoded(clips["input"]), decoded(clips["smooth"]))
+    cli = eval_json(capsys, clips["input"], clips["smooth"])
+    assert cli["warping_error"] == pytest.approx(library.warping_error, rel=1e-9)
+    assert cli["style_change"] is None
+
+
+@pytest.mark.parametrize(
+    "output, reference, message",
+    [
+        ("short", None, "the output video has 10 frames but the input has 12"),
+        ("flicker", "short", "the reference video has 10 frames but the input has 12"),
+        ("small", None, "the output video is 128x64 but the input is 160x96"),
+    ],
+)
+def test_mismatched_clips_fail_with_one_line(clips, capsys, output, reference, message) -> None:
+    args = ["eval", "temporal", str(clips["input"]), str(clips[output]), "--quiet"]
+    if reference:
+        args += ["--reference", str(clips[reference])]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("realtime: error: ") and message in captured.err
+    assert captured.err.count("\n") == 1
+
+
+def test_missing_file_and_bad_flow_size(clips, tmp_path, capsys) -> None:
+    assert main(["eval", "temporal", str(clips["input"]), str(tmp_path / "nope.mp4")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    args = ["eval", "temporal", str(clips["input"]), str(clips["smooth"]), "--flow-size", "4"]
+    assert main(args) == 2
+    assert "--flow-size 4 is too small" in capsys.readouterr().err
+
+
+def test_library_checks_counts_sizes_and_length() -> None:
+    frames = [np.full((32, 48, 3), value, np.uint8) for value in range(0, 50, 10)]
+    with pytest.raises(UserError, match="input has 5, output has 4 frames"):
+        evaluate_temporal(frames, frames[:4])
+    with pytest.raises(UserError, match="output frame 0 is 24x16 but the input is 48x32"):
+        evaluate_temporal(frames, [frame[:16, :24] for frame in frames])
+    with pytest.raises(UserError, match="no frame pair could be scored"):
+        evaluate_temporal(frames[:1], frames[:1])
+    with pytest.raises(UserError, match="reference video equals the input"):
+        evaluate_temporal(frames, frames, frames)
