@@ -33,6 +33,9 @@ class ProcessConfig:
     output_size: tuple[int, int] | None = None
     strength: float = 1.0  # 1 = fully stylized, 0 = the original frame
     preserve_color: bool = False  # take the stylized luminance, keep the input's colours
+    # Flicker removal at the processing size (realtime.temporal): off | ema | flow.
+    temporal: str = "off"
+    temporal_strength: float = 0.7  # weight of the previous output where the warp is trusted
 
 
 @dataclass(frozen=True)

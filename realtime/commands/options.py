@@ -69,6 +69,29 @@ def add_process_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_temporal_options(parser: argparse.ArgumentParser, default: str = "flow") -> None:
+    # Lazy: realtime.temporal pulls in OpenCV's optical flow, which --help does not need.
+    from realtime.temporal import DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
+
+    group = parser.add_argument_group("temporal consistency")
+    group.add_argument(
+        "--temporal",
+        choices=TEMPORAL_MODES,
+        default=default,
+        help="remove flicker: flow (blend the motion-compensated previous output where it is "
+        "trusted), ema (plain running average: trails on motion), off "
+        f"(default: {default})",
+    )
+    group.add_argument(
+        "--temporal-strength",
+        type=float,
+        default=DEFAULT_TEMPORAL_STRENGTH,
+        metavar="A",
+        help="0..1: weight of the previous output where it is trusted "
+        f"(default: {DEFAULT_TEMPORAL_STRENGTH})",
+    )
+
+
 def add_encode_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("encoding (H.264)")
     group.add_argument(
@@ -92,6 +115,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
             output_size=args.output_size,
             strength=args.strength,
             preserve_color=args.preserve_color,
+            temporal=getattr(args, "temporal", ProcessConfig.temporal),
+            temporal_strength=getattr(args, "temporal_strength", ProcessConfig.temporal_strength),
         ),
         encode=EncodeConfig(
             crf=getattr(args, "crf", EncodeConfig.crf),

@@ -11,6 +11,7 @@ from realtime.commands.options import (
     add_engine_options,
     add_process_options,
     add_style_options,
+    add_temporal_options,
     run_config,
 )
 from realtime.errors import EXIT_DAMAGED_INPUT, EXIT_INTERRUPTED, EXIT_OK
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_style_options(parser)
     add_engine_options(parser)
     add_process_options(parser)
+    add_temporal_options(parser)
     add_encode_options(parser)
     parser.add_argument(
         "--queue-size", type=int, default=8, help="frames buffered between stages (default: 8)"
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.frames import FrameProcessor, output_stages
     from realtime.pipeline import check_paths, stylize_video
     from realtime.style_registry import resolve_style
+    from realtime.temporal import temporal_stage
     from realtime.video_sink import check_encode_config
 
     config = run_config(args)
@@ -50,9 +53,16 @@ def run(args: argparse.Namespace) -> int:
     check_paths(args.input, args.output)
     check_encode_config(config.encode)
     stages = output_stages(config.process)
+    # Validated before the model loads; one stage per file, since it keeps state.
+    temporal = temporal_stage(config.process.temporal, config.process.temporal_strength)
     style = resolve_style(config.style, config.engine)
     stylizer = OnnxStylizer(style.path, config.engine, style_name=style.name)
-    processor = FrameProcessor(stylizer, config.process, at_output_size=stages)
+    processor = FrameProcessor(
+        stylizer,
+        config.process,
+        at_process_size=[temporal] if temporal else [],
+        at_output_size=stages,
+    )
     result = stylize_video(
         args.input,
         args.output,

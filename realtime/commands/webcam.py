@@ -12,6 +12,7 @@ from realtime.commands.options import (
     add_engine_options,
     add_process_options,
     add_style_options,
+    add_temporal_options,
     run_config,
 )
 from realtime.config import EncodeConfig
@@ -112,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where the s key saves PNG snapshots (default: the current folder)",
     )
 
-    _add_temporal_options(parser)
+    add_temporal_options(parser, default="flow")
     live = parser.add_argument_group("live loop")
     live.add_argument("--max-fps", type=float, default=None, help="cap the output frame rate")
     live.add_argument(
@@ -121,32 +122,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     live.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     live.add_argument("--quiet", action="store_true", help="no statistics lines")
     parser.set_defaults(run=run)
-
-
-def _add_temporal_options(parser: argparse.ArgumentParser) -> None:
-    """--temporal / --temporal-strength for the start state of the t key, unless the shared
-    options already define them (the temporal stage's own area may add them there)."""
-    import importlib.util
-
-    if "--temporal" in parser._option_string_actions:
-        return
-    if importlib.util.find_spec("realtime.temporal") is None:
-        return
-    from realtime.temporal import DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
-
-    group = parser.add_argument_group("temporal smoothing (the t key toggles it)")
-    group.add_argument(
-        "--temporal",
-        choices=TEMPORAL_MODES,
-        default="off",
-        help="start with temporal smoothing in this mode; t toggles it (flow when off)",
-    )
-    group.add_argument(
-        "--temporal-strength",
-        type=float,
-        default=DEFAULT_TEMPORAL_STRENGTH,
-        help=f"0..1: how much of the previous output is kept (default {DEFAULT_TEMPORAL_STRENGTH})",
-    )
 
 
 def live_config(args: argparse.Namespace) -> LiveConfig:
@@ -198,8 +173,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.snapshot_dir.is_dir():
         raise UserError(f"--snapshot-dir {args.snapshot_dir} is not a folder; create it first")
     # The t key's mode: the one asked for, or flow (the better one) when starting off.
-    temporal_mode = getattr(args, "temporal", "off")
-    temporal_strength = getattr(args, "temporal_strength", None)
+    temporal_mode = config.process.temporal
+    temporal_strength = config.process.temporal_strength
     toggle_mode = "flow" if temporal_mode == "off" else temporal_mode
     temporal_factory = temporal_stage_factory(toggle_mode, temporal_strength)
     strength = Strength(config.process.strength)
