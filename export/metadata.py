@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -44,14 +43,6 @@ def style_name_for(pth_path: Path, card: dict[str, Any] | None, explicit: str | 
     if not name.strip() or "\n" in name or "\r" in name:
         raise UserError(f"style name {name!r} is empty or spans lines; give --style-name NAME")
     return name.strip()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_metadata(

@@ -32,7 +32,6 @@ import realtime
 from export.metadata import (
     build_metadata,
     read_card,
-    sha256_file,
     style_name_for,
     write_metadata,
 )
@@ -40,6 +39,7 @@ from export.verify import PARITY_SIZES, ParityResult, check_parity
 from models.transformer_net import MIN_SIDE, load_transformer_net
 from realtime import model_io
 from realtime.errors import UserError
+from realtime.files import sha256_file
 
 # Opset 18: ONNX Runtime runs it on every provider, and TensorRT 10 (the TensorRT that
 # onnxruntime-gpu's TensorRT provider is built against) parses it, including the three ops that

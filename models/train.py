@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
 import random
@@ -34,6 +33,7 @@ from models.losses import PerceptualLoss
 from models.transformer_net import MIN_SIDE, TransformerNet, clean_state_dict
 from models.vgg import load_vgg16
 from realtime.errors import UserError
+from realtime.files import sha256_file
 from realtime.progress import Progress
 
 CHECKPOINT_FORMAT = "realtime-train-checkpoint/1"
@@ -185,14 +185,6 @@ def _prepare_output(out: Path) -> None:
             f"cannot write to output folder {out.parent} ({exc.strerror or exc}); "
             "choose an --out path in a writable folder"
         ) from exc
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -541,7 +533,7 @@ def _model_card(
         "arch": "TransformerNet",
         "style_image": {
             "path": str(config.style_image),
-            "sha256": _sha256(Path(config.style_image)),
+            "sha256": sha256_file(Path(config.style_image)),
             "size": [int(style.shape[-1]), int(style.shape[-2])],  # width, height as matched
         },
         "dataset": {

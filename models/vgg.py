@@ -10,7 +10,6 @@ variable, or torchvision's ``VGG16_Weights.IMAGENET1K_V1`` (downloaded and cache
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from http.client import HTTPException
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from realtime.errors import UserError
+from realtime.files import sha256_file
 
 ENV_VAR = "REALTIME_VGG_WEIGHTS"
 TORCHVISION_IDENTITY = "torchvision:IMAGENET1K_V1"
@@ -120,14 +120,6 @@ def layer_index(name: str) -> int:
         ) from None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _features_state(obj: object, source: str) -> dict[str, torch.Tensor]:
     """Accept a ``vgg16().features`` state_dict or a full ``vgg16()`` one (``features.N.*``)."""
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -193,7 +185,7 @@ def _load_file(path: Path, origin: str) -> tuple[dict[str, torch.Tensor], str]:
             f"cannot read {path} (from {origin}) as a PyTorch file ({type(exc).__name__}); "
             "give a vgg16().features state_dict .pth"
         ) from exc
-    return _features_state(obj, str(path)), f"file:{path.name} sha256:{_sha256(path)[:12]}"
+    return _features_state(obj, str(path)), f"file:{path.name} sha256:{sha256_file(path)[:12]}"
 
 
 def _load_torchvision() -> tuple[dict[str, torch.Tensor], str]:

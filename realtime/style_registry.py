@@ -27,6 +27,7 @@ from typing import Any
 
 from realtime.config import EngineConfig
 from realtime.errors import UserError
+from realtime.files import sha256_file
 from realtime.paths import user_cache_dir, user_data_dir
 
 DEFAULT_STYLE = "mosaic"
@@ -136,13 +137,7 @@ def _exported_entry(pth_path: Path, engine: EngineConfig) -> StyleEntry:
             f"--style {pth_path} needs torch to export the checkpoint to ONNX; install torch, "
             f"or run 'realtime export {pth_path} NAME.onnx' where torch is installed"
         )
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(pth_path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    cached = exported_cache_dir(engine) / f"{digest.hexdigest()}.onnx"
+    cached = exported_cache_dir(engine) / f"{sha256_file(pth_path)}.onnx"
     if cached.is_file():
         _notice(f"using {cached}, exported earlier from {pth_path}")
     else:

@@ -13,13 +13,13 @@ import pytest
 import torch
 from fixtures_models import TEST_CARD, make_test_net
 
-from export.metadata import sha256_file
 from export.onnx_export import OPSET, ClippedStyleNet, convert_to_fp16
 from export.verify import PARITY_SIZES, RELATIVE_TOLERANCE, ParityError, check_parity
 from models.transformer_net import MIN_SIDE
 from realtime import model_io
 from realtime.cli import main
 from realtime.errors import UserError
+from realtime.files import sha256_file
 
 
 def _run_onnx(path, image: np.ndarray) -> np.ndarray:
