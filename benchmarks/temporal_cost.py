@@ -139,6 +139,22 @@ def quality(args: argparse.Namespace) -> None:
         )
 
 
+def write_clip(args: argparse.Namespace) -> None:
+    from fractions import Fraction
+
+    from realtime.config import EncodeConfig
+    from realtime.video_sink import VideoFileSink
+
+    width, height = RESOLUTIONS[args.resolutions.split(",")[0].strip()]
+    sink = VideoFileSink(
+        args.write_clip, width, height, Fraction(30), Fraction(1, 30), EncodeConfig(crf=12), None
+    )
+    for index, frame in enumerate(clip(width, height, args.frames)):
+        sink.write(frame, index)
+    sink.close()
+    print(f"wrote {args.write_clip}: {args.frames} frames, {width}x{height}, 30 fps")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="frames per run (default: 60)")
@@ -148,7 +164,17 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true", help="flicker and style, not time")
     parser.add_argument("--clip", default=None, help="--quality on this video's frames")
     parser.add_argument("--flicker", type=float, default=8.0, help="noise sigma, grey levels")
+    parser.add_argument(
+        "--write-clip",
+        default=None,
+        metavar="OUT.mp4",
+        help="write the pan/zoom clip (first resolution, --frames frames, 30 fps) as H.264, "
+        "to stylize with 'realtime video' and score with 'realtime eval temporal'",
+    )
     args = parser.parse_args()
+    if args.write_clip:
+        write_clip(args)
+        return
     if args.quality:
         quality(args)
         return
