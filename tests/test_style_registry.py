@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 
+import numpy as np
 import pytest
 from fixtures_models import TEST_CARD
 
@@ -46,13 +47,19 @@ def test_default_user_dir_is_under_user_data_dir(tmp_path, monkeypatch):
     assert user_styles_dir().name == "styles"
 
 
-def test_the_real_bundle_lists_without_error():
-    # The shipped bundle is empty for now; listing must work either way.
-    assert all(e.origin == "bundled" for e in list_styles())
-    assert style_registry.DEFAULT_STYLE == "mosaic"
+def test_the_real_bundle_ships_the_default_style():
+    from realtime.engine import OnnxStylizer
+
+    entries = {e.name: e for e in list_styles()}
+    assert style_registry.DEFAULT_STYLE in entries
+    entry = resolve_style(style_registry.DEFAULT_STYLE, ENGINE)
+    assert entry.origin == "bundled" and entry.card and entry.card["steps"] > 0
+    frame = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    out = OnnxStylizer(entry.path, ENGINE)(frame)
+    assert out.shape == frame.shape and np.mean(np.abs(out.astype(int) - frame)) > 10
 
 
-def test_user_style_by_name(user_dir, style_onnx):
+def test_user_style_by_name(bundle, user_dir, style_onnx):
     shutil.copy(style_onnx, user_dir / "mine.onnx")
     (user_dir / "mine.json").write_text(json.dumps({"steps": 7}), encoding="utf-8")
     entry = resolve_style("mine", ENGINE)
@@ -70,7 +77,7 @@ def test_unknown_name_lists_known_styles_and_the_user_dir(user_dir, style_onnx):
     assert str(user_dir) in message
 
 
-def test_unknown_name_with_nothing_installed(user_dir):
+def test_unknown_name_with_nothing_installed(bundle, user_dir):
     with pytest.raises(UserError, match="known styles: none installed"):
         resolve_style(style_registry.DEFAULT_STYLE, ENGINE)
 
@@ -161,7 +168,7 @@ def test_cli_styles_lists_user_and_bundled(bundle, user_dir, style_onnx, capsys)
     assert lines[-1].startswith(f"User styles directory: {user_dir}")
 
 
-def test_cli_styles_when_empty(user_dir, capsys):
+def test_cli_styles_when_empty(bundle, user_dir, capsys):
     assert main(["styles"]) == 0
     out = capsys.readouterr().out
     assert "No styles installed." in out and "REALTIME_STYLES_DIR" in out
