@@ -143,3 +143,35 @@ def test_library_checks_counts_sizes_and_length() -> None:
         evaluate_temporal(frames[:1], frames[:1])
     with pytest.raises(UserError, match="reference video equals the input"):
         evaluate_temporal(frames, frames, frames)
+
+
+def test_style_retention_against_a_style_image(clips, tmp_path, capsys) -> None:
+    import torch
+    import torchvision
+
+    # Random VGG weights: this checks the mechanics (scoring, reference, change), not values.
+    torch.manual_seed(0)
+    weights = tmp_path / "vgg.pth"
+    torch.save(torchvision.models.vgg16().features.state_dict(), weights)
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), np.random.default_rng(1).integers(0, 256, (40, 50, 3), np.uint8))
+    result = eval_json(
+        capsys, clips["input"], clips["smooth"], "--reference", clips["flicker"],
+        "--style-image", style, "--vgg-weights", weights, "--style-every", "4",
+    )  # fmt: skip
+    assert result["style_frames"] == len(range(0, FRAMES, 4))
+    assert result["output_style_distance"] > 0 and result["reference_style_distance"] > 0
+    change = result["output_style_distance"] / result["reference_style_distance"] - 1
+    assert result["style_distance_change"] == pytest.approx(change)
+    # The input itself is far from a random "painting": its distance is not the output's.
+    plain = eval_json(
+        capsys, clips["input"], clips["input"], "--style-image", style, "--vgg-weights", weights,
+        "--style-every", "4",
+    )  # fmt: skip
+    assert plain["output_style_distance"] != pytest.approx(result["output_style_distance"])
+
+
+def test_style_image_missing(clips, tmp_path, capsys) -> None:
+    args = ["eval", "temporal", str(clips["input"]), str(clips["smooth"]), "--quiet"]
+    code = main([*args, "--style-image", str(tmp_path / "nope.jpg")])
+    assert code == 2 and "style image not found" in capsys.readouterr().err

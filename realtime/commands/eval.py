@@ -70,6 +70,26 @@ def _register_temporal(metrics: argparse._SubParsersAction) -> None:
         help="the same stylization without temporal blending (--temporal off), for the "
         "style change",
     )
+    parser.add_argument(
+        "--style-image",
+        type=Path,
+        default=None,
+        metavar="PAINTING",
+        help="also report style retention: the mean Gram style distance (relu1_2..relu4_3, "
+        "relative) of every --style-every-th frame to this style image, for the output and "
+        "the reference (needs torch and VGG-16 weights)",
+    )
+    parser.add_argument(
+        "--style-every", type=int, default=10, metavar="N", help="score every N-th frame"
+    )
+    parser.add_argument(
+        "--vgg-weights",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="VGG-16 features state_dict for --style-image (default: $REALTIME_VGG_WEIGHTS, "
+        "else torchvision's)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     parser.add_argument(
         "--flow",
@@ -101,6 +121,8 @@ def run_temporal(args: argparse.Namespace) -> int:
 
     if args.flow_size < 16:
         raise UserError(f"--flow-size {args.flow_size} is too small; use at least 16 pixels")
+    if args.style_image is not None and not args.style_image.is_file():
+        raise UserError(f"style image not found: {args.style_image}")
     paths = {"input": args.input, "output": args.output}
     if args.reference is not None:
         paths["reference"] = args.reference
@@ -123,7 +145,8 @@ def run_temporal(args: argparse.Namespace) -> int:
         )
         progress.close()
         damaged = [f"{name} ({s.damaged})" for name, s in sources.items() if s.damaged]
-    _print_temporal(scores, as_json=args.json)
+    retention = _style_retention(args, paths) if args.style_image is not None else {}
+    _print_temporal(scores, retention, as_json=args.json)
     if damaged:
         print(
             f"realtime: warning: damaged video: {'; '.join(damaged)}; the metrics cover the "
@@ -134,9 +157,42 @@ def run_temporal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_temporal(scores: TemporalScores, as_json: bool) -> None:
+def _style_retention(args: argparse.Namespace, paths: dict[str, Path]) -> dict[str, float]:
+    """Mean Gram style distance of the output (and the reference) to --style-image."""
+    if args.style_every < 1:
+        raise UserError("--style-every must be at least 1")
+    if not args.style_image.is_file():
+        raise UserError(f"style image not found: {args.style_image}")
+    try:
+        from models.vgg import load_vgg16
+        from models.video_metrics import mean_style_distance
+    except ImportError as exc:
+        raise UserError(
+            f"--style-image needs torch ({exc.name} is missing); install torch, or leave "
+            "--style-image out"
+        ) from None
+    from realtime.video_source import VideoFileSource
+
+    vgg, _ = load_vgg16(args.vgg_weights)
+    result = {}
+    for name in ("output", "reference"):
+        if name not in paths:
+            continue
+        with VideoFileSource(paths[name]) as source:
+            distance, count = mean_style_distance(
+                _frames(source), args.style_image, every=args.style_every, vgg=vgg
+            )
+        result[f"{name}_style_distance"] = distance
+        result["style_frames"] = count
+    if "reference_style_distance" in result:
+        reference = result["reference_style_distance"]
+        result["style_distance_change"] = (result["output_style_distance"] - reference) / reference
+    return result
+
+
+def _print_temporal(scores: TemporalScores, retention: dict[str, float], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(scores.as_dict()))
+        print(json.dumps({**scores.as_dict(), **retention}))
         return
     skipped = f", {scores.skipped_pairs} skipped" if scores.skipped_pairs else ""
     print(
@@ -149,6 +205,14 @@ def _print_temporal(scores: TemporalScores, as_json: bool) -> None:
             f"style change vs reference: {100 * scores.style_change:.2f}% "
             "(mean |output - reference| / mean |reference - input|)"
         )
+    if retention:
+        line = f"style distance to the style image: output {retention['output_style_distance']:.4f}"
+        if "reference_style_distance" in retention:
+            line += (
+                f", reference {retention['reference_style_distance']:.4f} "
+                f"(change {100 * retention['style_distance_change']:+.1f}%)"
+            )
+        print(line + f" (Gram, relu1_2..relu4_3, relative; {retention['style_frames']} frames)")
 
 
 def _check_headers(sources: dict[str, VideoFileSource]) -> None:
