@@ -135,13 +135,14 @@ def sample_positions(flow: Flow) -> np.ndarray:
     return cv2.add(_grid(width, height), flow)  # multithreaded, unlike numpy's add
 
 
-def warp(image: np.ndarray, flow: Flow) -> np.ndarray:
-    """Backward warp: ``out(p) = image(p + flow(p))``, bilinear, with ``image`` and ``flow``
-    of one size. Positions outside ``image`` repeat its border (``inside`` tells which)."""
+def warp(image: np.ndarray, flow: Flow, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Backward warp: ``out(p) = image(p + flow(p))``, bilinear by default, with ``image`` and
+    ``flow`` of one size. Positions outside ``image`` repeat its border (``inside`` tells
+    which)."""
     if image.shape[:2] != flow.shape[:2]:
         raise ValueError(f"image {image.shape[:2]} and flow {flow.shape[:2]} differ in size")
     return cv2.remap(
-        image, sample_positions(flow), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        image, sample_positions(flow), None, interpolation, borderMode=cv2.BORDER_REPLICATE
     )
 
 

@@ -235,3 +235,20 @@ def test_stage_in_frame_processor_with_an_onnx_style_network(style_onnx) -> None
         assert outputs[0].shape == (height, width, 3)
         results[mode] = evaluate_temporal(clip, outputs).warping_error
     assert results["flow"] < 0.5 * results["off"]
+
+
+def test_restore_contrast_gives_back_lost_texture_and_nothing_else() -> None:
+    from realtime.temporal import CONTRAST_AMOUNT, restore_contrast
+
+    rng = np.random.default_rng(5)
+    fresh = rng.integers(60, 200, (48, 64, 3), dtype=np.uint8)
+    other = rng.integers(60, 200, (48, 64, 3), dtype=np.uint8)
+    # An average of two unaligned textures has about 1/sqrt(2) of their contrast.
+    blended = ((fresh.astype(np.int32) + other) // 2).astype(np.uint8)
+    restored = restore_contrast(blended, fresh)
+    assert np.array_equal(restore_contrast(fresh, fresh), fresh)  # nothing lost: unchanged
+    lost = fresh.std() - blended.std()
+    regained = restored.std() - blended.std()
+    assert regained > 0.5 * CONTRAST_AMOUNT * lost
+    assert restored.std() <= fresh.std() + 1.0  # never more contrast than the fresh frame
+    assert abs(restored.mean() - blended.mean()) < 1.0  # brightness is the blend's
