@@ -90,7 +90,7 @@ MIN_CONFIDENT_FRACTION = 0.25
 # over the blend's memory and washes strokes out; bicubic keeps much more of their detail.
 WARP_INTERPOLATION = cv2.INTER_CUBIC
 # Window (pixels at the processing size) and cap of the blend's contrast restoration.
-CONTRAST_SIGMA = 3.0
+CONTRAST_WINDOW = 9
 CONTRAST_MAX_GAIN = 2.0
 # Share of the lost contrast given back: all of it also brings back some flicker (the fresh
 # frame's local contrast varies from frame to frame); half keeps most of both gains
@@ -216,25 +216,27 @@ class EmaSmoother(_Smoother):
 
 
 def restore_contrast(blended: Frame, frame: Frame) -> Frame:
-    """Give the blend back the local contrast of the fresh stylization.
+    """Give the blend back part of the local contrast of the fresh stylization.
 
     Averaging two strokes that do not line up exactly lowers the texture's contrast, and over
-    the blend's memory that fades the style. Around each pixel (a Gaussian window) the blend's
-    deviation from its local mean is scaled up to the fresh frame's local standard deviation,
-    never down and at most by CONTRAST_MAX_GAIN: the pattern stays the temporally consistent
-    one, only its amplitude is the stylization's.
+    the blend's memory that fades the style. Around each pixel (a box window) the blend's
+    deviation from its local mean is scaled towards the fresh frame's local standard
+    deviation, never down and at most by CONTRAST_MAX_GAIN: the pattern stays the temporally
+    consistent one, only its amplitude moves towards the stylization's. The statistics are
+    taken on luminance with box filters, which keeps the cost to a few ms at 720p.
     """
-    sigma = CONTRAST_SIGMA
-    b = blended.astype(np.float32)
-    f = frame.astype(np.float32)
-    mean_b = cv2.GaussianBlur(b, (0, 0), sigma)
-    mean_f = cv2.GaussianBlur(f, (0, 0), sigma)
-    var_b = cv2.GaussianBlur(b * b, (0, 0), sigma) - mean_b * mean_b
-    var_f = cv2.GaussianBlur(f * f, (0, 0), sigma) - mean_f * mean_f
+    size = (CONTRAST_WINDOW, CONTRAST_WINDOW)
+    b = cv2.cvtColor(blended, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    f = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean_b, mean_f = cv2.boxFilter(b, -1, size), cv2.boxFilter(f, -1, size)
+    var_b = cv2.boxFilter(b * b, -1, size) - mean_b * mean_b
+    var_f = cv2.boxFilter(f * f, -1, size) - mean_f * mean_f
     gain = np.sqrt(np.maximum(var_f, 0.0) / np.maximum(var_b, 1.0))
     np.clip(gain, 1.0, CONTRAST_MAX_GAIN, out=gain)
     gain = 1.0 + CONTRAST_AMOUNT * (gain - 1.0)
-    out = mean_b + (b - mean_b) * gain
+    colour = blended.astype(np.float32)
+    local_mean = cv2.boxFilter(colour, -1, size)
+    out = local_mean + (colour - local_mean) * gain[..., np.newaxis]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
