@@ -222,21 +222,23 @@ def restore_contrast(blended: Frame, frame: Frame) -> Frame:
     the blend's memory that fades the style. Around each pixel (a box window) the blend's
     deviation from its local mean is scaled towards the fresh frame's local standard
     deviation, never down and at most by CONTRAST_MAX_GAIN: the pattern stays the temporally
-    consistent one, only its amplitude moves towards the stylization's. The statistics are
-    taken on luminance with box filters, which keeps the cost to a few ms at 720p.
+    consistent one, only its amplitude moves towards the stylization's. The gain is smooth,
+    so it is estimated on half-size luminance; only the final scaling runs at full size.
     """
-    size = (CONTRAST_WINDOW, CONTRAST_WINDOW)
-    b = cv2.cvtColor(blended, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    f = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    mean_b, mean_f = cv2.boxFilter(b, -1, size), cv2.boxFilter(f, -1, size)
-    var_b = cv2.boxFilter(b * b, -1, size) - mean_b * mean_b
-    var_f = cv2.boxFilter(f * f, -1, size) - mean_f * mean_f
+    height, width = blended.shape[:2]
+    half = (max(1, width // 2), max(1, height // 2))
+    size = (CONTRAST_WINDOW // 2 + 1, CONTRAST_WINDOW // 2 + 1)
+    b = cv2.resize(cv2.cvtColor(blended, cv2.COLOR_RGB2GRAY), half, interpolation=cv2.INTER_AREA)
+    f = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), half, interpolation=cv2.INTER_AREA)
+    b, f = b.astype(np.float32), f.astype(np.float32)
+    mean_b, mean_f = cv2.blur(b, size), cv2.blur(f, size)
+    var_b = cv2.blur(b * b, size) - mean_b * mean_b
+    var_f = cv2.blur(f * f, size) - mean_f * mean_f
     gain = np.sqrt(np.maximum(var_f, 0.0) / np.maximum(var_b, 1.0))
     np.clip(gain, 1.0, CONTRAST_MAX_GAIN, out=gain)
-    gain = 1.0 + CONTRAST_AMOUNT * (gain - 1.0)
-    colour = blended.astype(np.float32)
-    local_mean = cv2.boxFilter(colour, -1, size)
-    out = local_mean + (colour - local_mean) * gain[..., np.newaxis]
+    extra = cv2.resize(CONTRAST_AMOUNT * (gain - 1.0), (width, height))  # 0 where nothing lost
+    detail = cv2.subtract(blended, cv2.blur(blended, (CONTRAST_WINDOW,) * 2), dtype=cv2.CV_32F)
+    out = cv2.add(blended, cv2.multiply(detail, cv2.merge([extra] * 3)), dtype=cv2.CV_32F)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
