@@ -24,11 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from realtime.config import EncodeConfig, RunConfig
 from realtime.errors import UserError
+
+if TYPE_CHECKING:
+    from realtime.engine import OnnxStylizer
 
 RESOLUTIONS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -126,12 +130,11 @@ def bench_resolution(
     name: str,
     frame_count: int,
     config: RunConfig,
-    style_path: Path,
+    stylizer: OnnxStylizer,
     checkpoint: Path | None,
     baseline: bool,
     workdir: Path,
 ) -> BenchRow:
-    from realtime.engine import OnnxStylizer
     from realtime.frames import FrameProcessor
     from realtime.pipeline import stylize_video
     from realtime.video_sink import VideoFileSink
@@ -147,8 +150,7 @@ def bench_resolution(
         decoded = [frame.image for frame in source.frames()]
         decode_s = (time.perf_counter() - start) / max(1, len(decoded))
 
-    stylizer = OnnxStylizer(style_path, config.engine)
-    stylizer(decoded[0])  # warm-up
+    stylizer(decoded[0])  # warm-up: the first run at a new size allocates and plans
     tensors, pre = _time_each(decoded, stylizer.preprocess)
     outputs, infer = _time_each(tensors, stylizer.infer)
     images, post = _time_each(outputs, stylizer.postprocess)
@@ -262,18 +264,17 @@ def run_bench(
         raise UserError("--frames must be at least 3")
     style = resolve_style(config.style, config.engine)
     checkpoint = Path(config.style) if config.style.endswith(".pth") else None
-    provider = OnnxStylizer(style.path, config.engine).provider
+    # One session for every resolution: the model is loaded and the provider chosen once.
+    stylizer = OnnxStylizer(style.path, config.engine, style_name=style.name)
     rows = []
     with tempfile.TemporaryDirectory(prefix="realtime-bench-") as tmp:
         for name in resolutions:
             log(f"bench: {name} ({frames} frames) ...")
-            row = bench_resolution(
-                name, frames, config, style.path, checkpoint, baseline, Path(tmp)
-            )
+            row = bench_resolution(name, frames, config, stylizer, checkpoint, baseline, Path(tmp))
             log(
                 f"bench: {name}: stylizer {row.stylizer_fps:.2f} fps, end-to-end "
                 f"{row.end_to_end_fps:.2f} fps"
                 + (f", PyTorch eager {row.baseline_fps:.2f} fps" if row.baseline_fps else "")
             )
             rows.append(row)
-    return rows, provider
+    return rows, stylizer.provider

@@ -105,6 +105,15 @@ class _Channel:
                 if self._stop.is_set():
                     raise _Stop from None
 
+    def put_while_alive(self, item: Any, consumer: threading.Thread) -> None:
+        """Put even though the run is stopping, as long as ``consumer`` still drains us."""
+        while consumer.is_alive():
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+
     def drain(self) -> None:
         with contextlib.suppress(queue.Empty):
             while True:
@@ -243,12 +252,7 @@ def _finish_encoder(encoder: threading.Thread, stylized: _Channel) -> None:
     """After Ctrl-C: queue the end marker behind the stylized frames and wait for them."""
     # The stop flag is already set, so a plain put could give up; the encoder drains the
     # queue, so waiting for room terminates.
-    while encoder.is_alive():
-        try:
-            stylized._queue.put(_END, timeout=_POLL)
-            break
-        except queue.Full:
-            continue
+    stylized.put_while_alive(_END, encoder)
     encoder.join()
 
 

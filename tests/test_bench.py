@@ -1,0 +1,25 @@
+"""``realtime bench`` end to end on a tiny run: every stage is timed and reported."""
+
+from __future__ import annotations
+
+from realtime.cli import main
+
+
+def test_bench_reports_every_stage(style_onnx, tmp_path, capsys) -> None:
+    report = tmp_path / "bench.md"
+    args = ["bench", "--style", str(style_onnx), "--resolutions", "360p", "--frames", "3"]
+    assert main([*args, "--device", "cpu", "--no-baseline", "--markdown", str(report)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| 360p |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert len(cells) == 12 and cells[1] == "3"
+    timings = [float(cell) for cell in cells[2:9]]  # ms per stage, stylizer and e2e fps
+    assert all(value > 0 for value in timings)
+    assert cells[10] == "n/a"  # no baseline asked for
+    assert "Provider: CPUExecutionProvider" in out
+    assert report.read_text().strip().endswith(row.strip())
+
+
+def test_bench_rejects_unknown_resolution(style_onnx, capsys) -> None:
+    code = main(["bench", "--style", str(style_onnx), "--resolutions", "4k", "--no-baseline"])
+    assert code == 2 and "unknown resolution 4k" in capsys.readouterr().err
