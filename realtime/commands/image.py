@@ -74,7 +74,7 @@ def write_image(path: Path, image: np.ndarray) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from realtime.engine import OnnxStylizer
-    from realtime.frames import FrameProcessor, output_stages
+    from realtime.frames import FrameProcessor, output_stages, processing_size
     from realtime.style_registry import resolve_style
 
     config = run_config(args)
@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"output {args.output} is the input file; choose another output path")
     check_output_image(args.output)
     source = read_image(args.input)
+    # A size the network cannot take should fail before the model loads.
+    processing_size(source.shape[1], source.shape[0], config.process)
     stages = output_stages(config.process)
     style = resolve_style(config.style, config.engine)
     stylizer = OnnxStylizer(style.path, config.engine, style_name=style.name)
