@@ -125,12 +125,14 @@ def temporal_stage(mode: str, strength: float = DEFAULT_TEMPORAL_STRENGTH) -> St
     return EmaSmoother(strength) if mode == "ema" else FlowSmoother(strength)
 
 
-def _histogram(gray: Frame) -> np.ndarray:
+def gray_histogram(gray: Frame) -> np.ndarray:
+    """Normalised 32-bin grey-level histogram, for `histogram_cut`."""
     hist = cv2.calcHist([gray], [0], None, [_HIST_BINS], [0, 256])
     return cv2.normalize(hist, None, 1.0, 0.0, cv2.NORM_L1)
 
 
-def _histogram_cut(previous: np.ndarray, current: np.ndarray) -> bool:
+def histogram_cut(previous: np.ndarray, current: np.ndarray) -> bool:
+    """A scene cut: the grey-level histograms of two frames differ too much."""
     distance = cv2.compareHist(previous, current, cv2.HISTCMP_BHATTACHARYYA)
     return distance > CUT_HISTOGRAM_DISTANCE
 
@@ -197,7 +199,7 @@ class EmaSmoother(_Smoother):
 
     def _step(self, frame: Frame, source: Frame) -> Frame:
         gray = to_gray(source)
-        hist = _histogram(gray)
+        hist = gray_histogram(gray)
         thumb = _normalised_thumbnail(gray)
         previous, previous_hist, previous_thumb = (
             self._previous,
@@ -207,7 +209,7 @@ class EmaSmoother(_Smoother):
         self._previous_hist, self._previous_thumb = hist, thumb
         if previous is None or previous_hist is None:
             return frame
-        if _histogram_cut(previous_hist, hist) or _thumbnail_cut(previous_thumb, thumb):
+        if histogram_cut(previous_hist, hist) or _thumbnail_cut(previous_thumb, thumb):
             self.cuts += 1
             return frame
         return cv2.addWeighted(previous, self.strength, frame, 1.0 - self.strength, 0.0)
@@ -267,7 +269,7 @@ class FlowSmoother(_Smoother):
         if small is source:  # not downscaled: keep our own copy, the caller owns ``source``
             small = source.copy()
         gray = to_gray(small)
-        hist = _histogram(gray)
+        hist = gray_histogram(gray)
         previous, previous_small, previous_gray, previous_hist = (
             self._previous,
             self._previous_small,
@@ -278,7 +280,7 @@ class FlowSmoother(_Smoother):
         self.last_confident_fraction = 0.0
         if previous is None or previous_small is None or previous_gray is None:
             return frame
-        if previous_hist is not None and _histogram_cut(previous_hist, hist):
+        if previous_hist is not None and histogram_cut(previous_hist, hist):
             self.cuts += 1
             return frame
         backward = self._flow(gray, previous_gray)  # current -> previous
