@@ -222,7 +222,7 @@ def match_contrast(blended: Frame, frame: Frame) -> Frame:
     deviation matches the fresh stylization's, never down and at most by
     CONTRAST_MAX_GAIN; the blend's mean (its brightness) is kept. One gain per channel and
     frame: a local (windowed) gain also gave back the fresh frame's frame-to-frame variation,
-    i.e. flicker, and cost 12 ms at 720p against about 1 ms for this (docs/TEMPORAL.md).
+    i.e. flicker, and cost 12-16 ms at 720p against about 4 ms for this (docs/TEMPORAL.md).
     """
     mean_b, std_b = cv2.meanStdDev(blended)
     _, std_f = cv2.meanStdDev(frame)
