@@ -47,6 +47,25 @@ class EncodeConfig:
 
 
 @dataclass(frozen=True)
+class OptimiseConfig:
+    """Gatys et al.'s optimisation (``models.gatys``): what the command line asks of it.
+
+    Used by ``image --style-image`` / ``--method gatys`` and by ``video --style-image`` /
+    ``--keyframes gatys``; the loss weights and layers stay the defaults of
+    ``models.gatys.GatysConfig``.
+    """
+
+    style_image: Path | None = None  # the painting; None: no optimisation
+    method: str = "network"  # image: network | gatys (refine the network's output)
+    keyframes: str = "none"  # video with a trained style: none | gatys
+    keyframe_interval: int = 10  # a keyframe every N frames (and at every scene cut)
+    steps: int | None = None  # full optimisation (image, keyframes); None: the default
+    frame_steps: int = 40  # video: steps for each frame between keyframes
+    temporal_weight: float | None = None  # video: the short-term temporal loss; None: default
+    vgg_weights: Path | None = None  # None: $REALTIME_VGG_WEIGHTS, then torchvision
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a ``video``/``image``/``webcam`` run needs, in one place."""
 
@@ -58,3 +77,4 @@ class RunConfig:
     # flat on long files; large enough to hide decode/encode jitter behind inference.
     queue_size: int = 8
     progress: bool = True
+    optimise: OptimiseConfig = field(default_factory=OptimiseConfig)

@@ -39,6 +39,7 @@ class Progress:
         self.values: dict[str, str] = {}
         self._start = time.perf_counter()
         self._last_draw = 0.0
+        self._drawn: tuple[int, dict[str, str]] | None = None  # count and values last printed
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._interval = 0.1 if self._tty else log_interval
 
@@ -76,11 +77,14 @@ class Progress:
     def _draw(self, final: bool) -> None:
         if not self.enabled:
             return
+        line = self.line()
         if self._tty:
             end = "\n" if final else ""
-            self.stream.write("\r\x1b[2K" + self.line() + end)
-        else:
-            self.stream.write(self.line() + "\n")
+            self.stream.write("\r\x1b[2K" + line + end)
+        elif (self.count, self.values) != self._drawn:
+            # A log gets no second line for the same state (close right after an update).
+            self.stream.write(line + "\n")
+        self._drawn = (self.count, dict(self.values))
         self.stream.flush()
 
     def close(self) -> None:

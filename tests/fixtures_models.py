@@ -14,6 +14,8 @@ __all__ = [
     "TEST_CARD",
     "make_test_net",
     "style_export",
+    "painting_file",
+    "random_vgg_weights",
     "style_net",
     "style_onnx",
     "style_pth",
@@ -76,3 +78,30 @@ def style_export(style_pth: Path, tmp_path_factory: pytest.TempPathFactory):
 def style_onnx(style_export) -> Path:
     """An fp32 style network named "testy" following the model I/O convention."""
     return style_export.onnx_path
+
+
+@pytest.fixture(scope="session")
+def random_vgg_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded random-weight VGG-16 features state_dict, for ``--vgg-weights``: the mechanics
+    of optimisation need no ImageNet features, and nothing may be downloaded in tests."""
+    import torch
+
+    from models.vgg import VGG16Features
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("vgg") / "vgg16-random.pth"
+    torch.save(VGG16Features().state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def painting_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Saturated diagonal stripes as a PNG: statistics nothing like a smooth photo's."""
+    import cv2
+    import numpy as np
+
+    yy, xx = np.mgrid[0:48, 0:48]
+    colours = np.array([[40, 30, 230], [60, 200, 20], [20, 220, 250]], np.uint8)  # BGR
+    path = tmp_path_factory.mktemp("painting") / "stripes.png"
+    cv2.imwrite(str(path), colours[((xx + yy) // 4) % 3])
+    return path

@@ -70,3 +70,66 @@ def test_bad_image_input(case, message, photo, style_onnx, tmp_path, capsys) -> 
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def optimise(photo, out, weights, painting, *extra) -> int:
+    args = ["image", photo, out, "--style-image", painting, "--vgg-weights", weights, *extra]
+    return main([str(arg) for arg in args])
+
+
+def test_style_image_optimises_from_the_content(
+    photo, random_vgg_weights, painting_file, tmp_path, capsys
+) -> None:
+    out = tmp_path / "gatys.png"
+    assert optimise(photo, out, random_vgg_weights, painting_file, "--steps", "4") == 0
+    result, source = read_rgb(out), read_rgb(photo)
+    assert result.shape == source.shape
+    assert np.mean(np.abs(result.astype(int) - source.astype(int))) > 1
+    assert "Gatys from the content at 83x61, 4 steps" in capsys.readouterr().err
+
+
+def test_method_gatys_starts_from_the_networks_output(
+    photo, style_onnx, random_vgg_weights, painting_file, tmp_path
+) -> None:
+    network, refined = tmp_path / "network.png", tmp_path / "refined.png"
+    assert main(["image", str(photo), str(network), "--style", str(style_onnx)]) == 0
+    # No steps: the result is the start, which must be the network's output exactly.
+    common = ["--style", style_onnx, "--method", "gatys"]
+    assert optimise(photo, refined, random_vgg_weights, painting_file, *common, "--steps", "0") == 0
+    assert np.array_equal(read_rgb(refined), read_rgb(network))
+    assert optimise(photo, refined, random_vgg_weights, painting_file, *common, "--steps", "3") == 0
+    assert not np.array_equal(read_rgb(refined), read_rgb(network))
+
+
+def test_style_image_preserve_color_keeps_the_chroma(
+    photo, random_vgg_weights, painting_file, tmp_path
+) -> None:
+    out = tmp_path / "luma.png"
+    code = optimise(
+        photo, out, random_vgg_weights, painting_file, "--steps", "12", "--preserve-color"
+    )
+    assert code == 0
+    ycc = [cv2.cvtColor(read_rgb(p), cv2.COLOR_RGB2YCrCb).astype(int) for p in (out, photo)]
+    luma_change = np.abs(ycc[0][..., 0] - ycc[1][..., 0]).mean()
+    chroma_change = np.abs(ycc[0][..., 1:] - ycc[1][..., 1:]).mean()
+    assert luma_change > 1.5 and chroma_change < luma_change / 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "gatys"], "give it with --style-image"),
+        (["--style-image", "PAINTING", "--style", "mosaic"], "add --method gatys"),
+        (["--style-image", "missing.png"], "style image not found"),
+        (["--style-image", "PAINTING", "--steps", "-2"], "steps"),
+    ],
+)
+def test_bad_optimisation_options_are_one_line_errors(
+    extra, message, photo, painting_file, tmp_path, capsys
+) -> None:
+    extra = [str(painting_file) if arg == "PAINTING" else arg for arg in extra]
+    out = tmp_path / "out.png"
+    assert main(["image", str(photo), str(out), *extra]) == EXIT_USAGE
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert not out.exists()

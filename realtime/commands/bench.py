@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.bench import format_table, machine_description, run_bench, versions
 
     config = RunConfig(
-        style=args.style,
+        style=args.style or RunConfig.style,
         engine=EngineConfig(device=args.device, threads=args.threads),
         process=ProcessConfig(),
     )

@@ -4,19 +4,28 @@ place where they become a RunConfig."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from realtime.config import DEVICES, EncodeConfig, EngineConfig, ProcessConfig, RunConfig
+from realtime.config import (
+    DEVICES,
+    EncodeConfig,
+    EngineConfig,
+    OptimiseConfig,
+    ProcessConfig,
+    RunConfig,
+)
 from realtime.frames import parse_size
 
 
-def add_style_options(
-    parser: argparse.ArgumentParser, default_style: str | None = "mosaic"
-) -> None:
+def add_style_options(parser: argparse.ArgumentParser) -> None:
+    # The parser's default is None so a command can tell an explicit --style (which must not
+    # be silently ignored next to --style-image) from the default; run_config fills it in.
+    default_style = RunConfig.style
     parser.add_argument(
         "--style",
         "--model",
         dest="style",
-        default=default_style,
+        default=None,
         metavar="NAME|FILE",
         help="a bundled or user style name, an .onnx file, or a .pth checkpoint "
         "(exported on the fly; needs torch). 'realtime styles' lists the names. "
@@ -70,6 +79,8 @@ def add_process_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_temporal_options(parser: argparse.ArgumentParser, default: str = "flow") -> None:
+    """--temporal and --temporal-strength. ``default`` is what the help says; the parser's
+    default is None and ``_temporal_mode`` decides, since for video it depends on the mode."""
     # Lazy: realtime.temporal pulls in OpenCV's optical flow, which --help does not need.
     from realtime.temporal import DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
 
@@ -77,7 +88,7 @@ def add_temporal_options(parser: argparse.ArgumentParser, default: str = "flow")
     group.add_argument(
         "--temporal",
         choices=TEMPORAL_MODES,
-        default=default,
+        default=None,
         help="remove flicker: flow (blend the motion-compensated previous output where it is "
         "trusted), ema (plain running average: trails on motion), off "
         f"(default: {default})",
@@ -89,6 +100,81 @@ def add_temporal_options(parser: argparse.ArgumentParser, default: str = "flow")
         metavar="A",
         help="0..1: weight of the previous output where it is trusted "
         f"(default: {DEFAULT_TEMPORAL_STRENGTH})",
+    )
+
+
+def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
+    """Gatys et al.'s optimisation: any painting without a trained network (needs torch)."""
+    group = parser.add_argument_group(
+        "optimisation (Gatys et al.; any painting, slow; needs torch and VGG-16 weights)"
+    )
+    group.add_argument(
+        "--style-image",
+        type=Path,
+        default=None,
+        metavar="PAINTING",
+        help="optimise towards this painting"
+        + (
+            " instead of using a network (alone), or the painting of --style for --keyframes"
+            if video
+            else " instead of using a network (alone), or to refine --style with --method gatys"
+        ),
+    )
+    if video:
+        group.add_argument(
+            "--keyframes",
+            choices=("none", "gatys"),
+            default="none",
+            help="with --style: refine keyframes (cuts and every --keyframe-interval frames) "
+            "by optimisation from the network's output (default: none)",
+        )
+        group.add_argument(
+            "--keyframe-interval",
+            type=int,
+            default=OptimiseConfig.keyframe_interval,
+            metavar="N",
+            help=f"a keyframe every N frames, and at each scene cut "
+            f"(default: {OptimiseConfig.keyframe_interval})",
+        )
+        group.add_argument(
+            "--frame-steps",
+            type=int,
+            default=OptimiseConfig.frame_steps,
+            metavar="N",
+            help="--style-image alone: optimisation steps for each frame between keyframes, "
+            f"started from the warped previous output (default: {OptimiseConfig.frame_steps})",
+        )
+        group.add_argument(
+            "--temporal-weight",
+            type=float,
+            default=None,
+            metavar="W",
+            help="--style-image alone: weight of the temporal loss that ties each frame to the "
+            "warped previous output (0: none; default: models.gatys.GatysConfig's)",
+        )
+    else:
+        group.add_argument(
+            "--method",
+            choices=("network", "gatys"),
+            default="network",
+            help="gatys: refine the network's output by optimisation towards --style-image "
+            "(default: network)",
+        )
+    group.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="optimisation steps at full size (coarser scales come first; default: "
+        "models.gatys.GatysConfig's)",
+    )
+    group.add_argument(
+        "--vgg-weights",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="VGG-16 features state_dict (default: $REALTIME_VGG_WEIGHTS, then torchvision's "
+        "download)",
     )
 
 
@@ -104,10 +190,21 @@ def add_encode_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _temporal_mode(args: argparse.Namespace) -> str:
+    """--temporal, or its default: flow, except for video --style-image alone, whose
+    optimisation carries its own temporal loss (a blend after it would only soften it)."""
+    if not hasattr(args, "temporal"):
+        return ProcessConfig.temporal
+    if args.temporal is not None:
+        return args.temporal
+    optimising = getattr(args, "style_image", None) is not None
+    return "off" if optimising and getattr(args, "keyframes", "") == "none" else "flow"
+
+
 def run_config(args: argparse.Namespace) -> RunConfig:
     """Build the one typed configuration from parsed arguments."""
     return RunConfig(
-        style=args.style,
+        style=args.style or RunConfig.style,
         engine=EngineConfig(device=args.device, threads=args.threads),
         process=ProcessConfig(
             size=args.size,
@@ -115,7 +212,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
             output_size=args.output_size,
             strength=args.strength,
             preserve_color=args.preserve_color,
-            temporal=getattr(args, "temporal", ProcessConfig.temporal),
+            temporal=_temporal_mode(args),
             temporal_strength=getattr(args, "temporal_strength", ProcessConfig.temporal_strength),
         ),
         encode=EncodeConfig(
@@ -124,4 +221,14 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         ),
         queue_size=getattr(args, "queue_size", RunConfig.queue_size),
         progress=not getattr(args, "quiet", False),
+        optimise=OptimiseConfig(
+            style_image=getattr(args, "style_image", None),
+            method=getattr(args, "method", OptimiseConfig.method),
+            keyframes=getattr(args, "keyframes", OptimiseConfig.keyframes),
+            keyframe_interval=getattr(args, "keyframe_interval", OptimiseConfig.keyframe_interval),
+            steps=getattr(args, "steps", None),
+            frame_steps=getattr(args, "frame_steps", OptimiseConfig.frame_steps),
+            temporal_weight=getattr(args, "temporal_weight", None),
+            vgg_weights=getattr(args, "vgg_weights", None),
+        ),
     )
