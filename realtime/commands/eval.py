@@ -6,6 +6,9 @@ function below adding a subparser with ``set_defaults(evaluate=...)``. Today:
 - ``realtime eval temporal INPUT OUTPUT [--reference UNBLENDED]``: the warping error of
   Lai et al. 2018 and the style change against an unblended stylization
   (definitions: ``realtime.temporal_metrics``).
+- ``realtime eval style OUTPUT STYLE CONTENT``: the Gram style distance of a stylized image
+  to the painting and its content distance to the photograph (definitions:
+  ``models.metrics``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Measure stylized outputs. Each metric is a subcommand.",
     )
     metrics = parser.add_subparsers(dest="metric", metavar="METRIC", required=True)
-    for register_metric in (_register_temporal,):
+    for register_metric in (_register_temporal, _register_style):
         register_metric(metrics)
     parser.set_defaults(run=run)
 
@@ -232,3 +235,90 @@ def _check_headers(sources: dict[str, VideoFileSource]) -> None:
                 f"{first.frame_count}; give the output made from this very input "
                 "(same frames, no trimming)"
             )
+
+
+# -- eval style ---------------------------------------------------------------------------
+
+
+def _register_style(metrics: argparse._SubParsersAction) -> None:
+    parser = metrics.add_parser(
+        "style",
+        help="style distance of a stylized image to the painting, content distance to the photo",
+        description="How much of the painting's style and of the photograph's content a "
+        "stylized image has. Style distance: the mean over relu1_2, relu2_2, relu3_3 and "
+        "relu4_3 of ||G(output) - G(style)|| / ||G(style)|| (Gram matrices of VGG-16 "
+        "activations; the painting at its own size). Content distance: ||phi(output) - "
+        "phi(content)|| / ||phi(content)|| at relu3_3, the content resized to the output's "
+        "size. Both relative: 0 is identical; lower is closer. Needs torch and VGG-16 weights.",
+    )
+    parser.add_argument("output", type=Path, help="the stylized image")
+    parser.add_argument("style", type=Path, help="the painting (style image)")
+    parser.add_argument("content", type=Path, help="the photograph that was stylized")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="score the output and the content with the long side at PX (default: the "
+        "output's size), so outputs of different sizes compare",
+    )
+    parser.add_argument(
+        "--vgg-weights",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="VGG-16 features state_dict (default: $REALTIME_VGG_WEIGHTS, else torchvision's)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.set_defaults(evaluate=run_style)
+
+
+def run_style(args: argparse.Namespace) -> int:
+    from realtime.commands.image import read_image
+    from realtime.frames import MIN_PROCESS_SIDE, resize
+
+    if args.size is not None and args.size < MIN_PROCESS_SIDE:
+        raise UserError(f"--size {args.size} is too small; use at least {MIN_PROCESS_SIDE} px")
+    images = {name: read_image(getattr(args, name)) for name in ("output", "style", "content")}
+    output = images["output"]
+    if args.size is not None:
+        factor = args.size / max(output.shape[:2])
+        output = resize(output, (round(output.shape[1] * factor), round(output.shape[0] * factor)))
+    size = (output.shape[1], output.shape[0])
+    photo = images["content"]
+    aspect = (output.shape[1] / output.shape[0]) / (photo.shape[1] / photo.shape[0])
+    if abs(aspect - 1) > 0.02:
+        raise UserError(
+            f"{args.output.name} is {images['output'].shape[1]}x{images['output'].shape[0]} "
+            f"but {args.content.name} is {photo.shape[1]}x{photo.shape[0]}: not the same "
+            "picture's proportions; give the photograph that was stylized"
+        )
+    content = resize(photo, size)
+    try:
+        import torch
+
+        from models.metrics import content_distance, style_distance
+        from models.vgg import load_vgg16
+    except ImportError as exc:
+        raise UserError(f"eval style needs torch ({exc.name} is missing); install torch") from None
+
+    def tensor(image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
+
+    vgg, identity = load_vgg16(args.vgg_weights)
+    scores = {
+        "style_distance": style_distance(vgg, tensor(output), tensor(images["style"])),
+        "content_distance": content_distance(vgg, tensor(output), tensor(content)),
+        "size": f"{size[0]}x{size[1]}",
+        "vgg": identity,
+    }
+    if args.json:
+        print(json.dumps(scores))
+        return EXIT_OK
+    print(
+        f"style distance {scores['style_distance']:.4f} (Gram, relu1_2..relu4_3, relative to "
+        f"{args.style.name} at its own size)\n"
+        f"content distance {scores['content_distance']:.4f} (relu3_3, relative, at "
+        f"{scores['size']})\nVGG-16 weights {identity}"
+    )
+    return EXIT_OK

@@ -1,0 +1,73 @@
+"""``realtime eval style OUTPUT STYLE CONTENT``: the two distances of ``models.metrics`` from
+the command line, with a random-weight VGG (the metric's arithmetic needs no ImageNet)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.cli import main
+from realtime.errors import EXIT_USAGE
+
+
+@pytest.fixture()
+def images(tmp_path):
+    rng = np.random.default_rng(1)
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8), (0, 0), 2)
+    paths = {"photo": tmp_path / "photo.png", "half": tmp_path / "half.png"}
+    cv2.imwrite(str(paths["photo"]), photo)
+    cv2.imwrite(str(paths["half"]), cv2.resize(photo, (45, 30), interpolation=cv2.INTER_AREA))
+    return paths
+
+
+def scores(capsys, *args) -> dict:
+    assert main(["eval", "style", *map(str, args), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_identical_images_score_zero(images, painting_file, random_vgg_weights, capsys) -> None:
+    photo, weights = images["photo"], random_vgg_weights
+    same = scores(capsys, photo, photo, photo, "--vgg-weights", weights)
+    assert same["content_distance"] == pytest.approx(0, abs=1e-6)
+    assert same["style_distance"] == pytest.approx(0, abs=1e-6)
+    assert same["size"] == "90x60"
+    other = scores(capsys, photo, painting_file, photo, "--vgg-weights", weights)
+    assert other["style_distance"] > 0.1
+
+
+def test_content_is_scored_at_the_outputs_size(images, random_vgg_weights, capsys) -> None:
+    # A half-size output of the photo against the full-size photo: the photo is brought to
+    # the output's size, so little distance remains; --size scores both at another size.
+    half = scores(capsys, images["half"], images["photo"], images["photo"], "--vgg-weights",
+                  random_vgg_weights)  # fmt: skip
+    assert half["size"] == "45x30" and half["content_distance"] < 0.1
+    sized = scores(capsys, images["half"], images["photo"], images["photo"], "--size", "60",
+                   "--vgg-weights", random_vgg_weights)  # fmt: skip
+    assert sized["size"] == "60x40"
+
+
+def test_text_output_names_both(images, painting_file, random_vgg_weights, capsys) -> None:
+    args = [images["photo"], painting_file, images["photo"], "--vgg-weights", random_vgg_weights]
+    assert main(["eval", "style", *map(str, args)]) == 0
+    out = capsys.readouterr().out
+    assert "style distance" in out and "content distance" in out and "stripes.png" in out
+
+
+def test_bad_inputs_are_one_line_errors(
+    images, painting_file, random_vgg_weights, tmp_path, capsys
+) -> None:
+    square = tmp_path / "square.png"
+    cv2.imwrite(str(square), np.zeros((50, 50, 3), np.uint8))
+    cases = [
+        ([tmp_path / "missing.png", painting_file, images["photo"]], "not found"),
+        ([square, painting_file, images["photo"]], "proportions"),
+        ([images["photo"], painting_file, images["photo"], "--size", "4"], "too small"),
+    ]
+    for args, message in cases:
+        code = main(["eval", "style", *map(str, args), "--vgg-weights", str(random_vgg_weights)])
+        assert code == EXIT_USAGE
+        errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+        assert len(errors) == 1 and message in errors[0], errors
