@@ -56,8 +56,19 @@ def flow_size(width: int, height: int, long_side: int | None) -> tuple[int, int]
     return max(1, round(width * factor)), max(1, round(height * factor))
 
 
-def downscale(frame: Frame, size: tuple[int, int]) -> Frame:
-    """Area-filtered resize to (width, height): averages pixels, so no aliasing for flow."""
+def downscale(frame: Frame, size: tuple[int, int], pyramid: bool = False) -> Frame:
+    """Anti-aliased resize to a smaller (width, height), for flow: an area filter.
+
+    ``pyramid`` (the temporal stage) first halves by Gaussian pyramid (``pyrDown``) while
+    the result stays at least ``size``, then area-filters the rest: at 720p -> 320x180,
+    0.7 ms against 1.9 ms for one area resize. Both average away the aliasing flow would
+    see, but they are not the same filter, so the metric keeps the plain area resize its
+    recorded numbers were measured with.
+    """
+    if (frame.shape[1], frame.shape[0]) == tuple(size):
+        return frame
+    while pyramid and frame.shape[1] // 2 >= size[0] and frame.shape[0] // 2 >= size[1]:
+        frame = cv2.pyrDown(frame)
     if (frame.shape[1], frame.shape[0]) == tuple(size):
         return frame
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
@@ -135,27 +146,23 @@ def sample_positions(flow: Flow) -> np.ndarray:
     return cv2.add(_grid(width, height), flow)  # multithreaded, unlike numpy's add
 
 
-def warp(
-    image: np.ndarray,
-    flow: Flow,
-    interpolation: int = cv2.INTER_LINEAR,
-    fixed_point: bool = False,
-) -> np.ndarray:
+def warp(image: np.ndarray, flow: Flow, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Backward warp: ``out(p) = image(p + flow(p))``, bilinear by default, with ``image`` and
     ``flow`` of one size. Positions outside ``image`` repeat its border (``inside`` tells
     which).
 
-    ``fixed_point`` rounds the positions to 1/32 pixel first (OpenCV's ``convertMaps``):
-    about half the time of a float-map remap at 720p, for the temporal stage; the metric
-    keeps exact positions.
+    The flow goes to ``remap`` as a relative map: no full-size position field to build
+    (``p + flow``) or convert, which at 720p was a third of the warp's cost.
     """
     if image.shape[:2] != flow.shape[:2]:
         raise ValueError(f"image {image.shape[:2]} and flow {flow.shape[:2]} differ in size")
-    positions = sample_positions(flow)
-    if fixed_point:
-        whole, fraction = cv2.convertMaps(positions, None, cv2.CV_16SC2)
-        return cv2.remap(image, whole, fraction, interpolation, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.remap(image, positions, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        image,
+        flow,
+        None,
+        interpolation | cv2.WARP_RELATIVE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def inside(flow: Flow) -> np.ndarray:
@@ -192,8 +199,18 @@ def smooth_motion(flow: Flow, rel: float = RUDER_MB_REL, abs_: float = RUDER_MB_
 
     Gradients are central differences per pixel (one-sided at the borders).
     """
-    grad_sq = np.zeros(flow.shape[:2], np.float32)
-    for channel in range(2):
-        gy, gx = np.gradient(flow[..., channel])
-        grad_sq += gx * gx + gy * gy
-    return grad_sq <= rel * squared_norm(flow) + abs_
+    gx, gy = _central_differences(flow)
+    return squared_norm(gx) + squared_norm(gy) <= rel * squared_norm(flow) + abs_
+
+
+def _central_differences(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d/dx, d/dy) of every channel, as ``np.gradient``: central differences inside,
+    one-sided at the borders; OpenCV filters, at a quarter of numpy's time."""
+    field = np.asarray(field, np.float32)
+    gx = cv2.Sobel(field, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.Sobel(field, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    gx[:, 0] = field[:, 1] - field[:, 0]
+    gx[:, -1] = field[:, -1] - field[:, -2]
+    gy[0] = field[1] - field[0]
+    gy[-1] = field[-1] - field[-2]
+    return gx, gy
