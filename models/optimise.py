@@ -36,8 +36,10 @@ def gatys_config(optimise: OptimiseConfig, preserve_color: bool) -> GatysConfig:
     changes: dict[str, object] = {"preserve_color": preserve_color}
     if optimise.steps is not None:
         changes["steps"] = optimise.steps
-    if optimise.temporal_weight is not None:
-        changes["temporal_weight"] = optimise.temporal_weight
+    for name in ("temporal_weight", "style_weight", "optimizer", "scales"):
+        value = getattr(optimise, name)
+        if value is not None:
+            changes[name] = value
     config = dataclasses.replace(GatysConfig(), **changes)
     config.check()
     return config

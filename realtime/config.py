@@ -51,8 +51,8 @@ class OptimiseConfig:
     """Gatys et al.'s optimisation (``models.gatys``): what the command line asks of it.
 
     Used by ``image --style-image`` / ``--method gatys`` and by ``video --style-image`` /
-    ``--keyframes gatys``; the loss weights and layers stay the defaults of
-    ``models.gatys.GatysConfig``.
+    ``--keyframes gatys``; what is not set here (layers, total variation, ...) stays the
+    default of ``models.gatys.GatysConfig``.
     """
 
     style_image: Path | None = None  # the painting; None: no optimisation
@@ -62,6 +62,9 @@ class OptimiseConfig:
     steps: int | None = None  # full optimisation (image, keyframes); None: the default
     frame_steps: int = 40  # video: steps for each frame between keyframes
     temporal_weight: float | None = None  # video: the short-term temporal loss; None: default
+    style_weight: float | None = None  # against content 1; None: the optimiser's default
+    optimizer: str | None = None  # lbfgs | adam; None: the optimiser's default
+    scales: int | None = None  # coarse-to-fine levels; None: the optimiser's default
     vgg_weights: Path | None = None  # None: $REALTIME_VGG_WEIGHTS, then torchvision
 
 

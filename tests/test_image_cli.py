@@ -115,6 +115,21 @@ def test_style_image_preserve_color_keeps_the_chroma(
     assert luma_change > 1.5 and chroma_change < luma_change / 3
 
 
+def test_style_weight_optimizer_and_scales_reach_the_optimiser(
+    photo, random_vgg_weights, painting_file, tmp_path, capsys
+) -> None:
+    def change(*extra: str) -> float:
+        out = tmp_path / "out.png"
+        assert optimise(photo, out, random_vgg_weights, painting_file, "--steps", "4", *extra) == 0
+        return float(np.mean(np.abs(read_rgb(out).astype(int) - read_rgb(photo).astype(int))))
+
+    # Without the style term only total variation moves the photo: much less change.
+    assert change("--style-weight", "0") < change("--style-weight", "5") / 2
+    capsys.readouterr()
+    assert change("--optimizer", "adam", "--scales", "2") > 1
+    assert "after 1 coarser of 2 scales" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -122,6 +137,8 @@ def test_style_image_preserve_color_keeps_the_chroma(
         (["--style-image", "PAINTING", "--style", "mosaic"], "add --method gatys"),
         (["--style-image", "missing.png"], "style image not found"),
         (["--style-image", "PAINTING", "--steps", "-2"], "steps"),
+        (["--style-image", "PAINTING", "--scales", "0"], "scales"),
+        (["--style-image", "PAINTING", "--style-weight", "-1"], "style_weight"),
     ],
 )
 def test_bad_optimisation_options_are_one_line_errors(

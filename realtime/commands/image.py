@@ -167,6 +167,9 @@ def _run_optimised(args: argparse.Namespace, config: RunConfig, source: np.ndarr
     if progress is not None:
         progress.close()
     seconds = time.perf_counter() - started
+    steps = f"{optimiser.config.steps} steps at full size"
+    if init is None and optimiser.config.scales > 1:  # a given start is refined at full size
+        steps += f" after {optimiser.config.scales - 1} coarser of {optimiser.config.scales} scales"
     output = process.output_size or (source.shape[1], source.shape[0])
     result = resize(result, output)
     target = resize(source, output)
@@ -175,7 +178,7 @@ def _run_optimised(args: argparse.Namespace, config: RunConfig, source: np.ndarr
     write_image(args.output, result)
     print(
         f"wrote {args.output} ({output[0]}x{output[1]}): Gatys {how} at {width}x{height}, "
-        f"{optimiser.config.steps} steps at full size, {seconds:.1f} s",
+        f"{steps}, {seconds:.1f} s",
         file=sys.stderr,
     )
     return EXIT_OK

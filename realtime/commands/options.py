@@ -169,6 +169,28 @@ def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
         "models.gatys.GatysConfig's)",
     )
     group.add_argument(
+        "--style-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the painting's style against the photo's content (1); higher paints "
+        "more boldly (default: models.gatys.GatysConfig's)",
+    )
+    group.add_argument(
+        "--optimizer",
+        choices=("lbfgs", "adam"),
+        default=None,
+        help="L-BFGS converges in fewer steps; Adam uses less memory (default: lbfgs)",
+    )
+    group.add_argument(
+        "--scales",
+        type=int,
+        default=None,
+        metavar="N",
+        help="coarse-to-fine: optimise at N sizes, each twice the last, so large images take "
+        "fewer full-size steps (default: 1, full size only)",
+    )
+    group.add_argument(
         "--vgg-weights",
         type=Path,
         default=None,
@@ -229,6 +251,9 @@ def run_config(args: argparse.Namespace) -> RunConfig:
             steps=getattr(args, "steps", None),
             frame_steps=getattr(args, "frame_steps", OptimiseConfig.frame_steps),
             temporal_weight=getattr(args, "temporal_weight", None),
+            style_weight=getattr(args, "style_weight", None),
+            optimizer=getattr(args, "optimizer", None),
+            scales=getattr(args, "scales", None),
             vgg_weights=getattr(args, "vgg_weights", None),
         ),
     )
