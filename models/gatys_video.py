@@ -3,12 +3,14 @@
 Two offline modes, both frame-in/frame-out objects for ``realtime.frames.FrameProcessor``:
 
 - ``GatysVideoStylizer`` (``realtime video IN OUT --style-image PAINTING``, no network).
-  *Keyframes* (the first frame, every scene cut, every ``interval``-th frame) are optimised
-  fully, coarse to fine, from the content. Every other frame starts from the previous output
-  warped onto it by optical flow on the *inputs*, and takes ``frame_steps`` steps with Ruder
-  et al.'s short-term temporal loss on the pixels the warp can be trusted on (forward-backward
-  consistent, away from motion boundaries, inside the frame). Disoccluded areas have no
-  temporal term and are free to take the style from the content.
+  The first frame and every scene cut are optimised fully, coarse to fine, from the content.
+  Every other frame starts from the previous output warped onto it by optical flow on the
+  *inputs*, and takes ``frame_steps`` steps with Ruder et al.'s short-term temporal loss on
+  the pixels the warp can be trusted on (forward-backward consistent, away from motion
+  boundaries, inside the frame); every ``interval``-th frame (a keyframe) takes the full step
+  count that way. Disoccluded areas have no temporal term and are free to take the style
+  from the content. ``keyframe_start="content"`` starts interval keyframes from the content
+  instead (with ``interval=1``: per-frame Gatys, each frame on its own).
 - ``KeyframeRefiner`` (``--style NAME --keyframes gatys``): a stage after the network. On
   keyframes the network's output is refined by Gatys (it is the initialisation, so far fewer
   steps reach a good optimum than from the content); other frames pass through, and the
@@ -61,6 +63,10 @@ class FrameReport:
 Report = Callable[[FrameReport], None]
 
 
+# Where an interval keyframe starts: the warped previous output (no pop) or the content.
+KEYFRAME_STARTS = ("warped", "content")
+
+
 class KeyframeSchedule:
     """Decides which frames are keyframes: the first, scene cuts, and every ``interval``-th
     frame since the last keyframe."""
@@ -109,9 +115,14 @@ class GatysVideoStylizer:
         interval: int = 10,
         frame_steps: int = 40,
         report: Report | None = None,
+        keyframe_start: str = "warped",
     ) -> None:
         if frame_steps < 1:
             raise UserError(f"--frame-steps must be at least 1, got {frame_steps}")
+        if keyframe_start not in KEYFRAME_STARTS:
+            known = " or ".join(KEYFRAME_STARTS)
+            raise UserError(f"--keyframe-start {keyframe_start!r} is unknown; use {known}")
+        self.keyframe_start = keyframe_start
         self.optimiser = optimiser
         self.frame_steps = frame_steps
         self.report = report
@@ -132,22 +143,26 @@ class GatysVideoStylizer:
         if self._previous is not None and self._previous[1].shape != frame.shape:
             reason = reason or "cut"  # a new size: nothing to carry over
         trusted = 0.0
-        if reason or self._previous is None:
+        fresh = reason in ("first", "cut") or (
+            reason == "interval" and self.keyframe_start == "content"
+        )
+        if fresh or self._previous is None:
             out = self.optimiser.stylize(frame, progress=progress)
             kind, steps = "keyframe", self.optimiser.config.steps
         else:
+            # Interval keyframes (by default) and in-between frames both continue from the
+            # warped previous output under the temporal loss; a keyframe just takes the full
+            # step count, which clears what short optimisations leave behind (blur, drift)
+            # without starting afresh, so it does not pop.
             previous_gray, previous_out = self._previous
             backward, mask = trusted_mask(gray, previous_gray, self._flow)
             warped = warp(previous_out, backward)
             trusted = float(mask.mean())
+            steps = self.optimiser.config.steps if reason else self.frame_steps
             out = self.optimiser.stylize(
-                frame,
-                init=warped,
-                temporal=(warped, mask),
-                steps=self.frame_steps,
-                progress=progress,
+                frame, init=warped, temporal=(warped, mask), steps=steps, progress=progress
             )
-            kind, reason, steps = "frame", "warped", self.frame_steps
+            kind, reason = ("keyframe", reason) if reason else ("frame", "warped")
         self._previous = (gray, out)
         if self.report is not None:
             self.report(

@@ -61,6 +61,7 @@ class OptimiseConfig:
     keyframe_interval: int = 10  # a keyframe every N frames (and at every scene cut)
     steps: int | None = None  # full optimisation (image, keyframes); None: the default
     frame_steps: int = 40  # video: steps for each frame between keyframes
+    keyframe_start: str = "warped"  # video, no network: interval keyframes from warped | content
     temporal_weight: float | None = None  # video: the short-term temporal loss; None: default
     style_weight: float | None = None  # against content 1; None: the optimiser's default
     optimizer: str | None = None  # lbfgs | adam; None: the optimiser's default

@@ -128,6 +128,31 @@ def test_frames_between_keyframes_start_from_the_warped_previous_output(optimise
     assert reports[1].trusted > 0.8
 
 
+@pytest.mark.parametrize("start", ["warped", "content"])
+def test_interval_keyframes_take_full_steps_from_where_keyframe_start_says(
+    optimiser, start
+) -> None:
+    reports = []
+    video = GatysVideoStylizer(
+        optimiser, interval=2, frame_steps=1, report=reports.append, keyframe_start=start
+    )
+    for frame in shifted_frames(3, 2):
+        video(frame)
+    assert [(r.kind, r.reason, r.steps) for r in reports] == [
+        ("keyframe", "first", 4),
+        ("frame", "warped", 1),
+        ("keyframe", "interval", 4),
+    ]
+    interval = optimiser.calls[2]
+    if start == "warped":  # continues the sequence: no pop
+        assert interval["init"] is not None and interval["temporal"][0] is interval["init"]
+        assert interval["steps"] == 4 and reports[2].trusted > 0.5
+    else:  # on its own, as the first frame
+        assert interval["init"] is None and interval["temporal"] is None
+    with pytest.raises(UserError, match="keyframe-start"):
+        GatysVideoStylizer(optimiser, keyframe_start="noise")
+
+
 def test_a_new_frame_size_is_a_keyframe(optimiser) -> None:
     video = GatysVideoStylizer(optimiser, interval=10, frame_steps=1)
     video(shifted_frames(1, 1)[0])

@@ -145,6 +145,15 @@ def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
             f"started from the warped previous output (default: {OptimiseConfig.frame_steps})",
         )
         group.add_argument(
+            "--keyframe-start",
+            choices=("warped", "content"),
+            default=OptimiseConfig.keyframe_start,
+            help="--style-image alone: interval keyframes continue from the warped previous "
+            "output (no pop) or start from the content (with --keyframe-interval 1: each frame "
+            "on its own); the first frame and cuts always start from the content "
+            "(default: %(default)s)",
+        )
+        group.add_argument(
             "--temporal-weight",
             type=float,
             default=None,
@@ -250,6 +259,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
             keyframe_interval=getattr(args, "keyframe_interval", OptimiseConfig.keyframe_interval),
             steps=getattr(args, "steps", None),
             frame_steps=getattr(args, "frame_steps", OptimiseConfig.frame_steps),
+            keyframe_start=getattr(args, "keyframe_start", OptimiseConfig.keyframe_start),
             temporal_weight=getattr(args, "temporal_weight", None),
             style_weight=getattr(args, "style_weight", None),
             optimizer=getattr(args, "optimizer", None),

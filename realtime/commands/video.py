@@ -197,7 +197,11 @@ def _optimising_processor(
 
     if alone:
         stylize = GatysVideoStylizer(
-            optimiser, optimise.keyframe_interval, optimise.frame_steps, report=report
+            optimiser,
+            optimise.keyframe_interval,
+            optimise.frame_steps,
+            report=report,
+            keyframe_start=optimise.keyframe_start,
         )
         processor = FrameProcessor(
             stylize, process, at_process_size=[temporal] if temporal else [], at_output_size=stages
