@@ -65,8 +65,6 @@ def downscale(frame: Frame, size: tuple[int, int], pyramid: bool = False) -> Fra
     see, but they are not the same filter, so the metric keeps the plain area resize its
     recorded numbers were measured with.
     """
-    if (frame.shape[1], frame.shape[0]) == tuple(size):
-        return frame
     while pyramid and frame.shape[1] // 2 >= size[0] and frame.shape[0] // 2 >= size[1]:
         frame = cv2.pyrDown(frame)
     if (frame.shape[1], frame.shape[0]) == tuple(size):
