@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.gatys import GatysStylizer
+from realtime.config import KEYFRAME_STARTS
 from realtime.errors import UserError
 from realtime.flow import (
     FlowEstimator,
@@ -61,10 +62,6 @@ class FrameReport:
 
 
 Report = Callable[[FrameReport], None]
-
-
-# Where an interval keyframe starts: the warped previous output (no pop) or the content.
-KEYFRAME_STARTS = ("warped", "content")
 
 
 class KeyframeSchedule:

@@ -46,6 +46,11 @@ class EncodeConfig:
     preset: str = "medium"
 
 
+# Where an interval keyframe of video by optimisation starts: the warped previous output (no
+# pop) or the content (each on its own).
+KEYFRAME_STARTS = ("warped", "content")
+
+
 @dataclass(frozen=True)
 class OptimiseConfig:
     """Gatys et al.'s optimisation (``models.gatys``): what the command line asks of it.

@@ -242,6 +242,15 @@ def test_keyframes_gatys_with_a_network_end_to_end(
         (["--style-image", "PAINTING", "--frame-steps", "0"], "--frame-steps"),
         (["--style-image", "PAINTING", "--keyframe-interval", "0"], "--keyframe-interval"),
         (["--style-image", "PAINTING", "--steps", "-1"], "steps"),
+        (["--style", "mosaic", "--style-weight", "2"], "--style-weight sets up optimisation"),
+        (
+            ["--keyframes", "gatys", "--style-image", "PAINTING", "--temporal-weight", "5"],
+            "--temporal-weight applies to --style-image without a network",
+        ),
+        (
+            ["--keyframes", "gatys", "--style-image", "PAINTING", "--keyframe-start", "content"],
+            "--keyframe-start applies",
+        ),
     ],
 )
 def test_bad_optimisation_options_are_one_line_errors(

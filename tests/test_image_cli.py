@@ -139,6 +139,8 @@ def test_style_weight_optimizer_and_scales_reach_the_optimiser(
         (["--style-image", "PAINTING", "--steps", "-2"], "steps"),
         (["--style-image", "PAINTING", "--scales", "0"], "scales"),
         (["--style-image", "PAINTING", "--style-weight", "-1"], "style_weight"),
+        (["--steps", "50"], "--steps sets up optimisation"),
+        (["--scales", "2"], "add it or drop --scales"),
     ],
 )
 def test_bad_optimisation_options_are_one_line_errors(

@@ -14,6 +14,7 @@ from realtime.commands.options import (
     add_optimise_options,
     add_process_options,
     add_style_options,
+    check_optimise_options,
     run_config,
 )
 from realtime.config import RunConfig
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"output {args.output} is the input file; choose another output path")
     check_output_image(args.output)
     optimise = config.optimise
+    check_optimise_options(optimise)
     if optimise.method == "gatys" and optimise.style_image is None:
         raise UserError(
             "--method gatys refines the network's output towards a painting; "

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from realtime.config import (
     DEVICES,
+    KEYFRAME_STARTS,
     EncodeConfig,
     EngineConfig,
     OptimiseConfig,
     ProcessConfig,
     RunConfig,
 )
+from realtime.errors import UserError
 from realtime.frames import parse_size
 
 
@@ -146,7 +148,7 @@ def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
         )
         group.add_argument(
             "--keyframe-start",
-            choices=("warped", "content"),
+            choices=KEYFRAME_STARTS,
             default=OptimiseConfig.keyframe_start,
             help="--style-image alone: interval keyframes continue from the warped previous "
             "output (no pop) or start from the content (with --keyframe-interval 1: each frame "
@@ -219,6 +221,37 @@ def add_encode_options(parser: argparse.ArgumentParser) -> None:
         default="medium",
         help="x264 speed/size trade-off: ultrafast .. veryslow (default: medium)",
     )
+
+
+def check_optimise_options(optimise: OptimiseConfig) -> None:
+    """An optimisation option that this run would ignore is an error, not a surprise after the
+    work is done: the optimiser's settings need --style-image, and the settings of video
+    without a network do nothing to --keyframes gatys."""
+    if optimise.style_image is None:
+        settings = {
+            "--steps": optimise.steps,
+            "--style-weight": optimise.style_weight,
+            "--optimizer": optimise.optimizer,
+            "--scales": optimise.scales,
+            "--temporal-weight": optimise.temporal_weight,
+        }
+        for flag, value in settings.items():
+            if value is not None:
+                raise UserError(
+                    f"{flag} sets up optimisation by Gatys et al., which runs only with "
+                    f"--style-image PAINTING; add it or drop {flag}"
+                )
+    if optimise.keyframes == "gatys":
+        if optimise.temporal_weight is not None:
+            raise UserError(
+                "--temporal-weight applies to --style-image without a network; with "
+                "--keyframes gatys the temporal stage (--temporal) carries keyframes instead"
+            )
+        if optimise.keyframe_start != OptimiseConfig.keyframe_start:
+            raise UserError(
+                "--keyframe-start applies to --style-image without a network; with "
+                "--keyframes gatys every keyframe starts from the network's output"
+            )
 
 
 def _temporal_mode(args: argparse.Namespace) -> str:

@@ -14,6 +14,7 @@ from realtime.commands.options import (
     add_process_options,
     add_style_options,
     add_temporal_options,
+    check_optimise_options,
     run_config,
 )
 from realtime.config import RunConfig
@@ -118,6 +119,7 @@ def _check_optimise_choice(args: argparse.Namespace, config: RunConfig) -> None:
     """The optimisation options must say one mode; an option that would be ignored is an
     error, not a surprise after hours of work."""
     optimise = config.optimise
+    check_optimise_options(optimise)
     if optimise.keyframes == "gatys" and optimise.style_image is None:
         raise UserError(
             "--keyframes gatys refines keyframes towards a painting; give it with "
