@@ -141,10 +141,17 @@ def _first_line(exc: BaseException | None) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _new_session(ort: Any, model_path: Path, device: str, config: EngineConfig, fp16: bool) -> Any:
+def _new_session(
+    ort: Any, model_path: Path, device: str, config: EngineConfig, fp16: bool, cpu_upcast: bool
+) -> Any:
+    source: str | bytes = str(model_path)
+    if device == "cpu" and cpu_upcast:
+        from realtime.precision import upcast_to_fp32
+
+        source = upcast_to_fp32(model_path)
     try:
         return ort.InferenceSession(
-            str(model_path),
+            source,
             sess_options=_session_options(ort, _threads(config)),
             providers=_provider_list(device, config, fp16),
         )
@@ -163,13 +170,15 @@ def _new_session(ort: Any, model_path: Path, device: str, config: EngineConfig, 
         ) from exc
 
 
-def _gpu_session(ort: Any, model_path: Path, device: str, config: EngineConfig, fp16: bool) -> Any:
+def _gpu_session(
+    ort: Any, model_path: Path, device: str, config: EngineConfig, fp16: bool, cpu_upcast: bool
+) -> Any:
     """A session for ``cuda``/``tensorrt`` that really runs there, or ProviderError."""
     provider = _DEVICE_PROVIDER[device]
     reason = _gpu_unavailable_reason(ort, provider)
     if reason is None:
         _preload_cuda_libraries()
-        session = _new_session(ort, model_path, device, config, fp16)
+        session = _new_session(ort, model_path, device, config, fp16, cpu_upcast)
         if session.get_providers()[0] == provider:
             return session
         cuda_version = _built_cuda_version(ort)
@@ -196,13 +205,16 @@ def create_session(
     config: EngineConfig,
     *,
     fp16: bool = False,
+    cpu_upcast: bool = False,
     announce: bool = True,
 ) -> tuple[Any, str]:
     """Create an ONNX Runtime session for ``model_path`` as ``config`` asks.
 
     Returns ``(session, provider)`` where ``provider`` is the execution provider the session
     really got (its first one). ``fp16`` enables TensorRT's fp16 mode (set it for fp16 models
-    or to trade precision for speed). ``announce`` prints the provider on stderr.
+    or to trade precision for speed). ``cpu_upcast`` runs a model stored with float16 weights
+    as float32 when the session is on the CPU (realtime.precision says why). ``announce``
+    prints the provider on stderr.
     Raises ProviderError when an explicitly requested GPU provider is not available.
     """
     import onnxruntime as ort
@@ -211,14 +223,14 @@ def create_session(
         raise UserError(f"unknown device {config.device!r}; use one of {', '.join(DEVICES)}")
     model_path = Path(model_path)
     if config.device in _DEVICE_PROVIDER:
-        session = _gpu_session(ort, model_path, config.device, config, fp16)
+        session = _gpu_session(ort, model_path, config.device, config, fp16, cpu_upcast)
     elif config.device == "auto":
         session = None
         reason = _gpu_unavailable_reason(ort, CUDA)
         if reason is None:
             _preload_cuda_libraries()
             try:
-                session = _new_session(ort, model_path, "cuda", config, fp16)
+                session = _new_session(ort, model_path, "cuda", config, fp16, cpu_upcast)
             except ProviderError as exc:
                 reason = (
                     f"ONNX Runtime failed to create a CUDA session ({_first_line(exc.__cause__)})"
@@ -229,9 +241,9 @@ def create_session(
         if session is None:
             if announce:
                 _notice(f"CUDA not used: {reason}; running on CPU")
-            session = _new_session(ort, model_path, "cpu", config, fp16)
+            session = _new_session(ort, model_path, "cpu", config, fp16, cpu_upcast)
     else:
-        session = _new_session(ort, model_path, "cpu", config, fp16)
+        session = _new_session(ort, model_path, "cpu", config, fp16, cpu_upcast)
     provider = session.get_providers()[0]
     if announce:
         detail = f", {_threads(config)} threads" if provider == CPU else ""
@@ -272,6 +284,7 @@ class OnnxStylizer:
             self.model_path,
             config,
             fp16=trt_fp16 or self.info.precision == "fp16",
+            cpu_upcast=self.info.precision == "fp16",
             announce=announce,
         )
         self.style_name = style_name or self.info.style or self.model_path.stem
