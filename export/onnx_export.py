@@ -105,7 +105,8 @@ def torch_to_onnx(model: nn.Module) -> onnx.ModelProto:
 # constants that feed them is enough. Anything else stops the fp16 pass with an error, so a
 # new op in a future exporter cannot produce a silently mistyped graph.
 _FP16_FOLLOWS_INPUT = {
-    "Add", "Clip", "Concat", "Conv", "Div", "Gather", "Identity", "Mul", "Pad", "Relu",
+    "Add", "Clip", "Concat", "Conv", "DepthToSpace", "Div", "Gather", "Identity", "Mul", "Pad",
+    "Relu",
     "Reshape", "Shape", "Slice", "Squeeze", "Sub", "Transpose", "Unsqueeze",
 }  # fmt: skip
 _FP16_SPECIAL = {"Cast", "Constant", "InstanceNormalization", "Resize"}

@@ -138,29 +138,60 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
     return clean_state_dict(obj)
 
 
-def load_transformer_net(path: Path) -> TransformerNet:
-    """Build a TransformerNet from a checkpoint, or fail with one line saying what is wrong."""
-    state = load_state(path)
-    model = TransformerNet()
-    expected = model.state_dict()
+# Architectures ``realtime train --arch`` builds; a checkpoint's is recognised from its keys.
+ARCHS = ("full", "lite")
+# What model cards call them ("TransformerNet" is also what the PyTorch examples' nets are).
+ARCH_CARD_NAMES = {"full": "TransformerNet", "lite": "TransformerNet-lite"}
+
+
+def build_network(arch: str = "full") -> nn.Module:
+    """A fresh network of architecture ``arch`` (one of ``ARCHS``)."""
+    if arch == "full":
+        return TransformerNet()
+    if arch == "lite":
+        from models.lite_net import LiteTransformerNet
+
+        return LiteTransformerNet()
+    raise UserError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHS)}")
+
+
+def _mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str:
+    """What keeps ``state`` from loading into a model with ``expected``; '' when it loads."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong_shape = sorted(
         k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape)
     )
-    if missing or unexpected or wrong_shape:
-        detail = "; ".join(
-            f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-            for label, keys in (
-                ("missing", missing),
-                ("unexpected", unexpected),
-                ("wrong shape", wrong_shape),
-            )
-            if keys
+    return "; ".join(
+        f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+        for label, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("wrong shape", wrong_shape),
         )
+        if keys
+    )
+
+
+def arch_of_state(state: dict[str, torch.Tensor]) -> str | None:
+    """The architecture whose parameters ``state`` holds exactly, or None."""
+    for arch in ARCHS:
+        if not _mismatch(build_network(arch).state_dict(), state):
+            return arch
+    return None
+
+
+def load_transformer_net(path: Path) -> nn.Module:
+    """Build the network a checkpoint holds (full or lite), or fail with one line saying why."""
+    state = load_state(path)
+    arch = arch_of_state(state)
+    if arch is None:
+        # Described against the full network: that is what foreign checkpoints are meant to be.
+        detail = _mismatch(TransformerNet().state_dict(), state)
         raise UserError(
             f"{path} is not a TransformerNet checkpoint ({detail}); "
             "give a .pth saved by 'realtime train' or the PyTorch examples' fast_neural_style"
         )
+    model = build_network(arch)
     model.load_state_dict(state)
     return model.eval()

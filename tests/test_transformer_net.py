@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.transformer_net import MIN_SIDE, TransformerNet, load_transformer_net
+from models.transformer_net import (
+    ARCHS,
+    MIN_SIDE,
+    TransformerNet,
+    build_network,
+    load_transformer_net,
+)
 from realtime.errors import UserError
 
 
@@ -92,3 +98,41 @@ def test_missing_and_garbage_files_are_user_errors(tmp_path: Path) -> None:
     garbage.write_bytes(b"this is not a checkpoint")
     with pytest.raises(UserError, match="cannot read"):
         load_transformer_net(garbage)
+
+
+# ----------------------------------------------------------------------------- lite network
+
+
+@pytest.mark.parametrize("height,width", [(97, 131), (MIN_SIDE, MIN_SIDE), (33, 17)])
+def test_lite_output_size_equals_input_size(height: int, width: int) -> None:
+    torch.manual_seed(0)
+    lite = build_network("lite").eval()
+    with torch.no_grad():
+        y = lite(torch.rand(2, 3, height, width) * 255)
+    assert y.shape == (2, 3, height, width)
+    assert torch.isfinite(y).all()
+
+
+def test_lite_is_much_smaller_than_full() -> None:
+    def params(model: torch.nn.Module) -> int:
+        return sum(p.numel() for p in model.parameters())
+
+    assert params(build_network("lite")) * 10 < params(build_network("full"))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_checkpoints_of_each_arch_load_as_that_arch(tmp_path: Path, arch: str) -> None:
+    torch.manual_seed(1)
+    model = build_network(arch).eval()
+    path = tmp_path / f"{arch}.pth"
+    torch.save(model.state_dict(), path)
+    loaded = load_transformer_net(path)
+    assert type(loaded) is type(model)
+    x = torch.rand(1, 3, 36, 44) * 255
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_unknown_arch_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="unknown architecture 'huge'; use one of full, lite"):
+        build_network("huge")
