@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import os
 import random
 import re
@@ -29,8 +30,15 @@ import torch
 from PIL import Image
 
 from models.data import AugmentedImageStream, ImageFolder, find_images, load_image_tensor
+from models.lite_net import LITE_SPEC
 from models.losses import PerceptualLoss
-from models.transformer_net import MIN_SIDE, TransformerNet, clean_state_dict
+from models.transformer_net import (
+    ARCH_CARD_NAMES,
+    ARCHS,
+    MIN_SIDE,
+    build_network,
+    clean_state_dict,
+)
 from models.vgg import load_vgg16
 from realtime.errors import UserError
 from realtime.files import sha256_file
@@ -45,6 +53,15 @@ _CHECKPOINT_NAME = re.compile(r"^step_(\d+)\.pt$")
 SMOOTHING_STEPS = 50
 # Consecutive non-finite float16 steps tolerated while GradScaler settles its scale.
 AMP_NONFINITE_LIMIT = 25
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The rate for the step after ``step`` steps: a pure function of the step, so a resumed
+    run continues the schedule exactly without any scheduler state in the checkpoint."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, config.steps) / config.steps))
+    return config.lr
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,17 @@ class TrainConfig:
     style_weight: float = 10.0
     tv_weight: float = 0.1
     lr: float = 1e-3
+    # "cosine" decays the rate to 0 at --steps. A short run ends far better converged than at a
+    # constant rate, whose last steps still jump between crops (see docs/STYLES.md).
+    lr_schedule: str = "constant"
+    arch: str = "full"  # one of models.transformer_net.ARCHS
+    # The full network's last convolution learns this many times faster, and its bias starts
+    # at mid-grey. TransformerNet outputs raw [0, 255] pixels; Adam moves each weight by about
+    # lr a step, so at 1 (the PyTorch examples' setting) the first thousand or so steps go to
+    # growing the output to the image's range, and short runs end pale and low-contrast.
+    # The lite network has the same scale built in (models.lite_net.OUTPUT_SCALE) and ignores
+    # this. The saved weights are plain TransformerNet weights either way.
+    output_lr_scale: float = 64.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # float16 autocast + GradScaler on CUDA; CPU always runs float32
@@ -151,6 +179,14 @@ def _validate(config: TrainConfig) -> None:
             raise UserError(f"{flag} must be 0 or more, got {value}")
     if not config.lr > 0:
         raise UserError(f"--lr must be positive, got {config.lr}")
+    if not config.output_lr_scale > 0:
+        raise UserError(f"--output-lr-scale must be positive, got {config.output_lr_scale}")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise UserError(
+            f"unknown --lr-schedule {config.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
+        )
+    if config.arch not in ARCHS:
+        raise UserError(f"unknown --arch {config.arch!r}; use one of {', '.join(ARCHS)}")
     if config.jitter_max < 1:
         raise UserError(f"--scale-jitter must be at least 1, got {config.jitter_max}")
     if config.out.suffix != ".pth":
@@ -229,7 +265,7 @@ def _find_resume(config: TrainConfig) -> Path | None:
     return path
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any]:
+def _read_checkpoint(path: Path, arch: str) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for non-checkpoint files
@@ -242,13 +278,13 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
             f"{path} is not a 'realtime train' checkpoint; give a step_NNNNNN.pt "
             "from a NAME.checkpoints folder"
         )
-    model = TransformerNet()
+    model = build_network(arch)
     state = clean_state_dict(ckpt["model"])
     expected = model.state_dict()
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
         raise UserError(
-            f"{path} holds a model of another architecture; resume only from checkpoints "
-            "of a TransformerNet trained by 'realtime train'"
+            f"{path} holds a model of another architecture than --arch {arch}; resume with "
+            "the --arch it was trained with"
         )
     ckpt["model"] = state
     return ckpt
@@ -265,6 +301,9 @@ _RECIPE_FIELDS = (
     "style_weight",
     "tv_weight",
     "lr",
+    "lr_schedule",
+    "arch",
+    "output_lr_scale",
     "seed",
     "jitter_max",
     "vgg_weights",
@@ -310,9 +349,28 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _output_layer(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Conv2d | None:
+    """The full network's last convolution when it gets its own rate, else None."""
+    if config.arch != "full" or config.output_lr_scale == 1.0:
+        return None
+    return model.deconv3.conv2d
+
+
+def _param_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    last = _output_layer(model, config)
+    if last is None:
+        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    mine = {id(p) for p in last.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in mine]
+    return [
+        {"params": rest, "lr_scale": 1.0},
+        {"params": list(last.parameters()), "lr_scale": config.output_lr_scale},
+    ]
+
+
 @torch.no_grad()
 def _save_preview(
-    model: TransformerNet, image: torch.Tensor, path: Path, autocast: torch.autocast
+    model: torch.nn.Module, image: torch.Tensor, path: Path, autocast: torch.autocast
 ) -> None:
     with autocast:
         out = model(image)
@@ -344,7 +402,7 @@ def train(config: TrainConfig) -> TrainResult:
         raise UserError(f"preview image {preview_path} is too small; give a larger one")
     resume_path = _find_resume(config)
     _prepare_output(config.out)
-    ckpt = _read_checkpoint(resume_path) if resume_path is not None else None
+    ckpt = _read_checkpoint(resume_path, config.arch) if resume_path is not None else None
     start_step = int(ckpt["step"]) if ckpt is not None else 0
     if start_step > config.steps:
         raise UserError(
@@ -354,20 +412,30 @@ def train(config: TrainConfig) -> TrainResult:
 
     _seed_everything(config.seed)
     vgg, vgg_identity = load_vgg16(config.vgg_weights, device)
-    model = TransformerNet().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    model = build_network(config.arch).to(device)
+    optimizer = torch.optim.Adam(_param_groups(model, config), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     loss_log: list[dict[str, float]] = []
     window: deque[dict[str, float]] = deque(maxlen=SMOOTHING_STEPS)
     if ckpt is not None:
         _warn_recipe_changes(ckpt.get("config", {}), config, resume_path)
         model.load_state_dict(ckpt["model"])
+        saved_groups = len(ckpt["optimizer"]["param_groups"])
+        if saved_groups != len(optimizer.param_groups):
+            saved_scale = ckpt.get("config", {}).get("output_lr_scale", 1.0)
+            raise UserError(
+                f"{resume_path} was trained with --output-lr-scale {saved_scale:g}; resume "
+                "with that value"
+            )
         optimizer.load_state_dict(ckpt["optimizer"])
         if ckpt["scaler"] and use_amp:  # a disabled scaler's state is empty
             scaler.load_state_dict(ckpt["scaler"])
         _set_rng_state(ckpt["rng"])
         loss_log = list(ckpt.get("loss_log", []))
         window.extend(ckpt.get("recent_losses", []))
+    elif (last := _output_layer(model, config)) is not None:
+        with torch.no_grad():
+            last.bias.fill_(127.5)  # start at mid-grey, not black
     model.train()
 
     loss_fn = PerceptualLoss(
@@ -445,6 +513,8 @@ def train(config: TrainConfig) -> TrainResult:
     try:
         for batch in loader:
             x = batch.to(device, non_blocking=True)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step) * group["lr_scale"]
             optimizer.zero_grad(set_to_none=True)
             with autocast():
                 terms = loss_fn(model(x), x)
@@ -530,7 +600,8 @@ def _model_card(
     return {
         "format": CARD_FORMAT,
         "name": config.out.stem,
-        "arch": "TransformerNet",
+        "arch": ARCH_CARD_NAMES[config.arch],
+        **({"arch_spec": LITE_SPEC.to_json()} if config.arch == "lite" else {}),
         "style_image": {
             "path": str(config.style_image),
             "sha256": sha256_file(Path(config.style_image)),

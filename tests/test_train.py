@@ -22,8 +22,9 @@ import torch
 from PIL import Image
 
 from models.data import AugmentedImageStream, find_images
-from models.train import CHECKPOINT_FORMAT, TrainConfig, TrainResult, train
-from models.transformer_net import TransformerNet, load_transformer_net
+from models.lite_net import LITE_SPEC
+from models.train import CHECKPOINT_FORMAT, TrainConfig, TrainResult, learning_rate, train
+from models.transformer_net import TransformerNet, build_network, load_transformer_net
 from models.vgg import VGG16Features
 from realtime.cli import build_parser, main
 from realtime.commands.train import config_from_args
@@ -218,6 +219,60 @@ def test_outputs_model_card_previews_and_checkpoints(straight: TrainResult, file
     assert {"model", "optimizer", "scaler", "rng", "config"} <= set(ckpt)
     for key, value in state.items():
         assert torch.equal(ckpt["model"][key], value)
+
+
+def test_lite_arch_trains_resumes_and_is_carded(files: Files, tmp_path: Path) -> None:
+    out = tmp_path / "lite.pth"
+    config = _config(files, out, arch="lite", steps=4, checkpoint_every=2, preview_every=0)
+    result = _quiet_train(dataclasses.replace(config, steps=2))
+    assert result.steps == 2
+    result = _quiet_train(dataclasses.replace(config, resume="latest"))
+    assert result.start_step == 2 and result.steps == 4
+    model = load_transformer_net(out)
+    assert type(model) is type(build_network("lite"))
+    card = json.loads(result.card_path.read_text())
+    assert card["arch"] == "TransformerNet-lite" and card["recipe"]["arch"] == "lite"
+    assert card["arch_spec"]["widths"] == list(LITE_SPEC.widths)
+    # A lite checkpoint cannot continue as a full network.
+    with pytest.raises(UserError, match="another architecture than --arch full"):
+        _quiet_train(dataclasses.replace(config, arch="full", resume="latest", steps=6))
+
+
+def test_cosine_schedule_decays_to_zero_and_resumes_exactly(files: Files) -> None:
+    config = _config(files, Path("x.pth"), lr=2e-3, lr_schedule="cosine", steps=100)
+    rates = [learning_rate(config, step) for step in range(101)]
+    assert rates[0] == pytest.approx(2e-3) and rates[50] == pytest.approx(1e-3)
+    assert rates[100] == pytest.approx(0.0, abs=1e-12)
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+    constant = dataclasses.replace(config, lr_schedule="constant")
+    assert {learning_rate(constant, step) for step in (0, 50, 100)} == {2e-3}
+
+
+def test_cosine_resume_matches_a_straight_run(files: Files, tmp_path: Path) -> None:
+    config = _config(files, tmp_path / "a.pth", lr_schedule="cosine", steps=6, preview_every=0)
+    straight = _quiet_train(config)
+    halfway = straight.checkpoint_dir / "step_000003.pt"
+    _quiet_train(dataclasses.replace(config, out=tmp_path / "b.pth", resume=str(halfway)))
+    _assert_same_weights(tmp_path / "b.pth", straight.model_path)
+
+
+def test_output_layer_starts_mid_grey_and_learns_faster(files: Files, tmp_path: Path) -> None:
+    def last_layer(scale: float, name: str) -> torch.Tensor:
+        config = _config(files, tmp_path / name, steps=2, output_lr_scale=scale)
+        _quiet_train(dataclasses.replace(config, checkpoint_every=1, preview_every=0))
+        state = torch.load(tmp_path / name, weights_only=True)
+        return state["deconv3.conv2d.bias"]
+
+    bias_fast = last_layer(64.0, "fast.pth")
+    bias_plain = last_layer(1.0, "plain.pth")
+    # Adam moves each weight by about lr * scale a step: 2 steps at 1e-3 * 64 from 127.5.
+    # More than 2 steps of the base rate could move it, at most 2 steps of the scaled one.
+    assert 2e-3 < (bias_fast - 127.5).abs().max() <= 2 * 64e-3 * 1.01
+    assert bias_plain.abs().max() < 1.0  # default initialisation: near 0, i.e. black
+    # A checkpoint continues only with the rate it was trained with.
+    config = _config(files, tmp_path / "fast.pth", steps=3, output_lr_scale=1.0, resume="latest")
+    with pytest.raises(UserError, match="trained with --output-lr-scale 64; resume with that"):
+        _quiet_train(config)
 
 
 def _assert_same_weights(a: Path, b: Path) -> None:

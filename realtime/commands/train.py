@@ -22,6 +22,9 @@ _DEFAULTS = {
     "style_weight": 10.0,
     "tv_weight": 0.1,
     "lr": 1e-3,
+    "lr_schedule": "constant",
+    "arch": "full",
+    "output_lr_scale": 64.0,
     "seed": 0,
     "device": "auto",
     "scale_jitter": 1.5,
@@ -101,6 +104,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="weight of total variation on [0,1] pixels (default %(default)s)",
     )
     parser.add_argument("--lr", type=float, default=d["lr"], help="Adam (default %(default)s)")
+    parser.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default=d["lr_schedule"],
+        help="constant, or cosine decay to 0 at --steps (default %(default)s)",
+    )
+    parser.add_argument(
+        "--arch",
+        choices=("full", "lite"),
+        default=d["arch"],
+        help="full: Johnson et al.'s TransformerNet; lite: the smaller network for CPUs "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--output-lr-scale",
+        type=float,
+        default=d["output_lr_scale"],
+        metavar="X",
+        help="the full network's last layer learns X times faster and starts at mid-grey; "
+        "1 is the PyTorch examples' setting (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=d["seed"], help="default %(default)s")
     parser.add_argument(
         "--device",
@@ -200,6 +224,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         style_weight=args.style_weight,
         tv_weight=args.tv_weight,
         lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        arch=args.arch,
+        output_lr_scale=args.output_lr_scale,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
