@@ -66,6 +66,13 @@ def _gpu_unavailable_reason(ort: Any, provider: str) -> str | None:
     return _driver_problem()
 
 
+def gpu_unavailable_reason() -> str | None:
+    """Why ``--device auto`` will certainly run on the CPU here, or None if CUDA may work."""
+    import onnxruntime as ort
+
+    return _gpu_unavailable_reason(ort, CUDA)
+
+
 @functools.cache
 def _preload_cuda_libraries() -> None:
     """Let ONNX Runtime find CUDA/cuDNN from the nvidia-* pip wheels (or torch's copies).

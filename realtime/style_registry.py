@@ -31,6 +31,8 @@ from realtime.files import sha256_file
 from realtime.paths import user_cache_dir, user_data_dir
 
 DEFAULT_STYLE = "mosaic"
+# Lite networks (``realtime train --arch lite``) are named after their full style plus this.
+LITE_SUFFIX = "-lite"
 BUNDLED_PACKAGE = "realtime.bundled_styles"
 STYLES_DIR_ENV = "REALTIME_STYLES_DIR"
 ORIGINS = ("bundled", "user", "file", "exported")
@@ -184,3 +186,35 @@ def resolve_style(ref: str, engine: EngineConfig) -> StyleEntry:
         if entry.name == ref:
             return entry
     raise _unknown_style(ref)
+
+
+def is_lite(name: str) -> bool:
+    return name.endswith(LITE_SUFFIX)
+
+
+def same_kind(names: list[str], current: str) -> list[str]:
+    """The names of the same kind (lite or full) as ``current``: what the n/p keys cycle
+    through, so a CPU session on a lite style does not switch to a full one it cannot run
+    in real time, and a GPU session does not drop to a lite one."""
+    return [n for n in names if is_lite(n) == is_lite(current)]
+
+
+def default_live_style(engine: EngineConfig) -> tuple[str, str | None]:
+    """The style ``webcam`` uses without ``--style``, and a note saying why when it is lite.
+
+    Without a usable NVIDIA GPU the full network runs at about 2 fps at 640x360 on a 2-core
+    CPU; the lite one runs in real time (docs/BENCHMARKS.md). The check is the engine's own
+    pre-flight one, so it cannot disagree with what ``--device auto`` then does.
+    """
+    from realtime.engine import gpu_unavailable_reason
+
+    lite = DEFAULT_STYLE + LITE_SUFFIX
+    if engine.device not in ("auto", "cpu") or lite not in {e.name for e in list_styles()}:
+        return DEFAULT_STYLE, None
+    reason = "--device cpu" if engine.device == "cpu" else gpu_unavailable_reason()
+    if reason is None:
+        return DEFAULT_STYLE, None
+    return lite, (
+        f"no GPU ({reason}): using the lite network '{lite}', which runs in real time on a "
+        f"CPU; --style {DEFAULT_STYLE} picks the full one"
+    )

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from fixtures_media import make_clip
 from fixtures_models import TEST_CARD
 
 from realtime import style_registry
@@ -179,3 +180,40 @@ def test_broken_card_is_an_error_naming_the_file(user_dir, style_onnx):
     (user_dir / "mine.json").write_text("[1, 2")
     with pytest.raises(UserError, match="mine.json"):
         resolve_style("mine", ENGINE)
+
+
+def test_same_kind_keeps_lite_with_lite_and_full_with_full():
+    names = ["candy", "candy-lite", "mosaic", "mosaic-lite", "udnie"]
+    assert style_registry.same_kind(names, "mosaic-lite") == ["candy-lite", "mosaic-lite"]
+    assert style_registry.same_kind(names, "udnie") == ["candy", "mosaic", "udnie"]
+
+
+def test_live_default_is_lite_without_a_gpu(bundle, user_dir, style_onnx, monkeypatch):
+    from realtime import engine
+
+    shutil.copyfile(style_onnx, bundle / "mosaic.onnx")
+    # Before a lite network exists the default stays the full one, whatever the machine.
+    assert style_registry.default_live_style(EngineConfig(device="cpu")) == ("mosaic", None)
+    shutil.copyfile(style_onnx, bundle / "mosaic-lite.onnx")
+    name, note = style_registry.default_live_style(EngineConfig(device="cpu"))
+    assert name == "mosaic-lite" and "--device cpu" in note and "--style mosaic" in note
+    # --device auto: the engine's own pre-flight check decides (a GPU is mocked: none here).
+    monkeypatch.setattr(engine, "gpu_unavailable_reason", lambda: "no NVIDIA driver found")
+    name, note = style_registry.default_live_style(EngineConfig(device="auto"))
+    assert name == "mosaic-lite" and "no GPU (no NVIDIA driver found)" in note
+    monkeypatch.setattr(engine, "gpu_unavailable_reason", lambda: None)
+    assert style_registry.default_live_style(EngineConfig(device="auto")) == ("mosaic", None)
+    assert style_registry.default_live_style(EngineConfig(device="cuda")) == ("mosaic", None)
+
+
+def test_webcam_without_style_says_it_uses_the_lite_one(
+    bundle, user_dir, style_onnx, tmp_path, capsys
+):
+    clip = make_clip(tmp_path / "clip.mp4", frames=10, rate=25)
+    for name in ("mosaic", "mosaic-lite", "candy", "candy-lite"):
+        shutil.copyfile(style_onnx, bundle / f"{name}.onnx")
+    argv = ["webcam", "--camera", str(clip), "--no-window", "--device", "cpu", "--frames", "2"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "using the lite network 'mosaic-lite'" in err
+    assert "style 'mosaic-lite' on CPUExecutionProvider" in err.strip().splitlines()[-1]

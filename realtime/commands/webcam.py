@@ -145,7 +145,12 @@ def run(args: argparse.Namespace) -> int:
         check_window_support,
         import_pyvirtualcam,
     )
-    from realtime.style_registry import list_styles, resolve_style
+    from realtime.style_registry import (
+        default_live_style,
+        list_styles,
+        resolve_style,
+        same_kind,
+    )
     from realtime.video_sink import check_encode_config
 
     config = run_config(args)
@@ -181,7 +186,12 @@ def run(args: argparse.Namespace) -> int:
     look: list[Stage] = [PreserveColor()] if config.process.preserve_color else []
     look.append(strength)  # always present, so +/- can change it live
 
-    style = resolve_style(config.style, config.engine)
+    style_ref = config.style
+    if args.style is None:
+        style_ref, note = default_live_style(config.engine)
+        if note:
+            print(f"realtime: note: {note}", file=sys.stderr)
+    style = resolve_style(style_ref, config.engine)
     stylizer = OnnxStylizer(style.path, config.engine, style_name=style.name)
 
     def load_style(name: str) -> OnnxStylizer:
@@ -211,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
 
-    names = [entry.name for entry in list_styles()]
+    names = same_kind([entry.name for entry in list_styles()], style.name)
     switcher = StyleSwitcher(names, style.name, stylizer, load_style)
     controls = LiveControls(
         processor,
