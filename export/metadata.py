@@ -50,6 +50,7 @@ def build_metadata(
     precision: str,
     card: dict[str, Any] | None = None,
     source_sha256: str | None = None,
+    arch: str = model_io.ARCH,
 ) -> dict[str, str]:
     if precision not in model_io.PRECISIONS:
         raise ValueError(f"precision must be one of {model_io.PRECISIONS}, not {precision!r}")
@@ -57,7 +58,7 @@ def build_metadata(
         model_io.KEY_FORMAT: model_io.FORMAT,
         model_io.KEY_IO: json.dumps(model_io.io_convention(), sort_keys=True),
         model_io.KEY_STYLE: style,
-        model_io.KEY_ARCH: model_io.ARCH,
+        model_io.KEY_ARCH: arch,
         model_io.KEY_PRECISION: precision,
     }
     if card is not None:

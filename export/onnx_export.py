@@ -216,7 +216,10 @@ def export_model(
     precision = "fp16" if fp16 else "fp32"
     if fp16:
         proto = convert_to_fp16(proto)
-    write_metadata(proto, build_metadata(style_name, precision, card, source_sha256))
+    from models.lite_net import LiteTransformerNet
+
+    arch = model_io.ARCHS["lite" if isinstance(model, LiteTransformerNet) else "full"]
+    write_metadata(proto, build_metadata(style_name, precision, card, source_sha256, arch))
     proto.producer_name = "realtime"
     proto.producer_version = f"{realtime.__version__} (torch {torch.__version__})"
     try:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from realtime import model_io
 from realtime.config import EncodeConfig, RunConfig
 from realtime.errors import UserError
 
@@ -101,18 +102,22 @@ def make_clip(path: Path, frames: list[np.ndarray], rate: int = 30) -> None:
 
 
 def torch_baseline_fps(
-    frames: list[np.ndarray], checkpoint: Path | None, threads: int | None
+    frames: list[np.ndarray], checkpoint: Path | None, threads: int | None, lite: bool = False
 ) -> float | None:
-    """Frames per second of PyTorch eager inference, frame by frame, on the CPU."""
+    """Frames per second of PyTorch eager inference, frame by frame, on the CPU, of the
+    checkpoint, else of the architecture (``lite`` or full) the ONNX model declares."""
     try:
         import torch
     except ImportError:
         return None
-    from models.transformer_net import TransformerNet, load_transformer_net
+    from models.transformer_net import build_network, load_transformer_net
 
     if threads:
         torch.set_num_threads(threads)
-    model = load_transformer_net(checkpoint) if checkpoint else TransformerNet().eval()
+    if checkpoint:
+        model = load_transformer_net(checkpoint)
+    else:
+        model = build_network("lite" if lite else "full").eval()
 
     def stylize(frame: np.ndarray) -> np.ndarray:
         # As the PyTorch examples' stylize(): ToTensor, mul(255), forward, clamp, to bytes.
@@ -182,7 +187,12 @@ def bench_resolution(
         show_progress=False,
     )
     baseline_fps = (
-        torch_baseline_fps(decoded[: max(3, frame_count // 2)], checkpoint, config.engine.threads)
+        torch_baseline_fps(
+            decoded[: max(3, frame_count // 2)],
+            checkpoint,
+            config.engine.threads,
+            lite=stylizer.info.arch == model_io.ARCH_LITE,
+        )
         if baseline
         else None
     )

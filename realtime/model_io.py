@@ -28,6 +28,8 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 FORMAT = "style-transfer/1"
 ARCH = "transformer-net"  # Johnson et al. 2016, layout of the PyTorch examples
+ARCH_LITE = "transformer-net-lite"  # models.lite_net: the smaller network for CPUs
+ARCHS = {"full": ARCH, "lite": ARCH_LITE}  # realtime train --arch -> metadata value
 PRECISIONS = ("fp32", "fp16")
 
 # Same value as models.transformer_net.MIN_SIDE (repeated because that module imports torch;

@@ -13,7 +13,7 @@ import pytest
 import torch
 from fixtures_models import TEST_CARD, make_test_net
 
-from export.onnx_export import OPSET, ClippedStyleNet, convert_to_fp16
+from export.onnx_export import OPSET, ClippedStyleNet, convert_to_fp16, export_model
 from export.verify import PARITY_SIZES, RELATIVE_TOLERANCE, ParityError, check_parity
 from models.transformer_net import MIN_SIDE
 from realtime import model_io
@@ -186,3 +186,17 @@ def test_metadata_json_is_valid(style_onnx):
         model_io.KEY_PRECISION,
         model_io.KEY_CARD,
     }
+
+
+@pytest.mark.parametrize("fp16", [False, True])
+def test_lite_network_exports_with_its_arch_and_passes_parity(tmp_path, fp16):
+    from models.transformer_net import build_network
+
+    torch.manual_seed(0)
+    report = export_model(
+        build_network("lite").eval(), tmp_path / "lite.onnx", style_name="lite", fp16=fp16
+    )
+    info = model_io.read_model_info(report.onnx_path)
+    assert info.arch == model_io.ARCH_LITE
+    assert info.precision == ("fp16" if fp16 else "fp32")
+    assert report.parity and all(r.passed for r in report.parity)
