@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from realtime.config import DEVICES, EngineConfig
@@ -337,13 +338,13 @@ class OnnxStylizer:
         """float32 (1, 3, H, W) -> uint8 (H, W, 3) RGB, rounded to nearest."""
         if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] != 3:
             raise ValueError(f"expected a (1, 3, H, W) tensor, got shape {tensor.shape}")
-        _, _, height, width = tensor.shape
-        out = np.empty((height, width, 3), dtype=np.float32)
-        # The graph clips already; clipping again costs little and keeps models exported by
-        # other tools (without the in-graph clip) from wrapping around in uint8.
-        np.clip(tensor[0].transpose(1, 2, 0), 0.0, 255.0, out=out)
-        out += 0.5  # truncation below then rounds to nearest
-        return out.astype(np.uint8)
+        # Two OpenCV passes instead of numpy's three (transpose-clip, +0.5, cast): 0.55 ms
+        # against 1.73 at 640x360 (benchmarks/frame_conversion.py). The graph clips already;
+        # clipping negatives again keeps models exported by other tools (without the in-graph
+        # clip) from being mirrored by convertScaleAbs's absolute value, which then rounds to
+        # nearest (ties to even) and saturates at 255.
+        merged = cv2.merge([tensor[0, 0], tensor[0, 1], tensor[0, 2]])
+        return cv2.convertScaleAbs(cv2.max(merged, 0.0, dst=merged))
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         return self.postprocess(self.infer(self.preprocess(frame)))

@@ -190,3 +190,16 @@ def test_model_without_metadata_is_assumed_to_follow_the_convention(tmp_path, ca
     assert stylizer.style_name == "invert" and stylizer.info.precision is None
     frame = np.random.default_rng(4).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     assert np.array_equal(stylizer(frame), 255 - frame)
+
+
+def test_postprocess_rounds_saturates_and_keeps_channel_order(stylizer):
+    tensor = np.zeros((1, 3, 2, 3), dtype=np.float32)
+    tensor[0, 0, 0] = (-3.0, 127.4, 127.6)  # negative -> 0, not mirrored to 3
+    tensor[0, 1, 0] = (300.0, 254.9, 0.2)
+    tensor[0, 2, 1] = (10.0, 20.0, 30.0)
+    out = stylizer.postprocess(tensor)
+    assert out.dtype == np.uint8 and out.shape == (2, 3, 3) and out.flags.c_contiguous
+    assert out[0, :, 0].tolist() == [0, 127, 128]
+    assert out[0, :, 1].tolist() == [255, 255, 0]
+    assert out[1, :, 2].tolist() == [10, 20, 30]
+    assert out[1, :, :2].max() == 0
