@@ -169,6 +169,41 @@ def test_cli_styles_lists_user_and_bundled(bundle, user_dir, style_onnx, capsys)
     assert lines[-1].startswith(f"User styles directory: {user_dir}")
 
 
+def test_cli_styles_name_shows_the_card(bundle, user_dir, style_onnx, capsys):
+    card = {
+        "name": "zebra",
+        "arch": "TransformerNet-lite",
+        "steps": 1500,
+        "style_image": {"path": "styles/zebra.jpg", "sha256": "ab" * 32, "size": [256, 200]},
+        "recipe": {"image_size": 128, "style_weight": 5.0, "lr_schedule": "cosine"},
+        "final_losses": {"content": 2.5, "style": 0.49},
+        "vgg_weights": "file:vgg16.pth sha256:0791",
+        "evaluation": {"ours": {"style_distance": 0.61}, "reference": {"style_distance": 0.46}},
+    }
+    shutil.copy(style_onnx, user_dir / "zebra.onnx")
+    (user_dir / "zebra.json").write_text(json.dumps(card), encoding="utf-8")
+    shutil.copy(style_onnx, user_dir / "bare.onnx")
+    assert main(["styles", "zebra"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"zebra (user, fp32): {user_dir / 'zebra.onnx'}")
+    for fact in (
+        "architecture: TransformerNet-lite",
+        "style image: styles/zebra.jpg sha256 abababababab, matched at [256, 200]",
+        "steps: 1500",
+        "recipe: image_size=128 style_weight=5 lr_schedule=cosine",
+        "final losses: content 2.5, style 0.49",
+        "VGG-16 weights: file:vgg16.pth sha256:0791",
+        "amber.jpg, ours: style_distance 0.61",
+        "amber.jpg, reference: style_distance 0.46",
+    ):
+        assert f"  {fact}\n" in out, fact
+    assert main(["styles", "bare"]) == 0
+    assert "no card" in capsys.readouterr().out
+    assert main(["styles", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown style 'nope'; known styles: bare, zebra" in err
+
+
 def test_cli_styles_when_empty(bundle, user_dir, capsys):
     assert main(["styles"]) == 0
     out = capsys.readouterr().out

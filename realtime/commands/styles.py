@@ -16,8 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "styles",
         help="list the available styles",
-        description="List bundled and user styles (name, origin, precision, training, path).",
+        description=(
+            "List bundled and user styles (name, origin, precision, training, path); with a "
+            "NAME, show that style's card: style image, recipe, losses, VGG weights, metrics."
+        ),
     )
+    parser.add_argument("name", nargs="?", help="a style to show in full")
     parser.set_defaults(run=run)
 
 
@@ -48,8 +52,56 @@ def _origin(entry: StyleEntry) -> str:
     return "user (shadows bundled)" if entry.shadows_bundled else entry.origin
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def card_lines(entry: StyleEntry) -> list[str]:
+    """The card of one style, one fact per line, for people (the JSON has everything)."""
+    card = entry.card or {}
+    lines = [f"{entry.name} ({_origin(entry)}, {_precision(entry)}): {entry.path}"]
+    if not card:
+        return [*lines, "  no card: nothing is known about how this style was trained"]
+    style = card.get("style_image") or {}
+    recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
+    facts = [
+        ("architecture", card.get("arch")),
+        ("style image", style.get("path") and f"{style.get('path')} sha256 "
+         f"{str(style.get('sha256'))[:12]}, matched at {style.get('size')}"),
+        ("dataset", card.get("dataset") and _value(card["dataset"])),
+        ("steps", card.get("steps")),
+        ("recipe", " ".join(f"{k}={_value(recipe[k])}" for k in (
+            "image_size", "batch_size", "style_size", "content_weight", "style_weight",
+            "tv_weight", "lr", "lr_schedule", "output_lr_scale", "jitter_max",
+        ) if k in recipe)),
+        ("device", card.get("device") and f"{card['device']} ({card.get('precision')}), "
+         f"{_value(card.get('seconds_per_step'))} s/step"),
+        ("final losses", card.get("final_losses") and _value(card["final_losses"])),
+        ("VGG-16 weights", card.get("vgg_weights")),
+        ("trained", card.get("date")),
+    ]  # fmt: skip
+    evaluation = card.get("evaluation")
+    if isinstance(evaluation, dict):
+        for who in ("ours", "reference"):
+            if isinstance(evaluation.get(who), dict):
+                facts.append((f"amber.jpg, {who}", _value(evaluation[who])))
+    lines += [f"  {label}: {value}" for label, value in facts if value]
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     entries = list_styles()
+    if args.name is not None:
+        match = [e for e in entries if e.name == args.name]
+        if not match:
+            known = ", ".join(e.name for e in entries) or "none installed"
+            raise UserError(f"unknown style '{args.name}'; known styles: {known}")
+        print("\n".join(card_lines(match[0])))
+        return 0
     rows = [(e.name, _origin(e), _precision(e), card_summary(e.card), str(e.path)) for e in entries]
     if rows:
         header = ("NAME", "ORIGIN", "PRECISION", "TRAINING", "PATH")

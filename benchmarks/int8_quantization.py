@@ -1,0 +1,131 @@
+"""Does int8 quantisation pay for a style network on this CPU? Speed and quality, measured.
+
+Static QDQ quantisation with ONNX Runtime's quantizer (per-channel int8 weights, uint8
+activations calibrated on frames of a real clip), compared with the float32 model on:
+
+- model-only latency at 640x360 on the CPU provider (median of --runs);
+- the Gram style distance and content distance of ``amber.jpg`` (``realtime eval style``'s
+  metric, at 512 px) against the float32 model's.
+
+    python benchmarks/int8_quantization.py --style mosaic-lite --shared ../shared
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from realtime.config import EngineConfig  # noqa: E402
+from realtime.engine import OnnxStylizer  # noqa: E402
+from realtime.frames import resize  # noqa: E402
+from realtime.precision import upcast_to_fp32  # noqa: E402
+from realtime.style_registry import resolve_style  # noqa: E402
+from realtime.video_source import VideoFileSource  # noqa: E402
+
+CPU = EngineConfig(device="cpu")
+
+
+def calibration_frames(clip: Path, count: int, size: tuple[int, int]) -> list[np.ndarray]:
+    frames = []
+    with VideoFileSource(clip) as source:
+        for index, frame in enumerate(source.frames()):
+            if index % 7 == 0:
+                frames.append(resize(frame.image, size))
+            if len(frames) == count:
+                break
+    return frames
+
+
+def latency_ms(stylizer: OnnxStylizer, frame: np.ndarray, runs: int) -> float:
+    tensor = stylizer.preprocess(frame)
+    for _ in range(3):
+        stylizer.infer(tensor)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        stylizer.infer(tensor)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--style", default="mosaic-lite")
+    parser.add_argument("--shared", type=Path, default=Path("../shared"))
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--painting", help="style image name (default: the style's, no -lite)")
+    args = parser.parse_args()
+
+    import torch
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from PIL import Image
+
+    from models.metrics import content_distance, style_distance
+    from models.vgg import load_vgg16
+
+    entry = resolve_style(args.style, CPU)
+    frames = calibration_frames(args.shared / "data/video/cockatoo.mp4", 16, (640, 360))
+
+    class Frames(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(frames)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            frame = next(self.items, None)
+            if frame is None:
+                return None
+            return {"input": np.ascontiguousarray(frame.transpose(2, 0, 1)[None], np.float32)}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        fp32.write_bytes(upcast_to_fp32(entry.path))
+        int8 = Path(tmp) / "int8.onnx"
+        quantize_static(
+            str(fp32),
+            str(int8),
+            Frames(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+        )
+        models = {"fp32": OnnxStylizer(fp32, CPU, announce=False)}
+        models["int8"] = OnnxStylizer(int8, CPU, announce=False)
+        amber = np.asarray(Image.open(args.shared / "data/samples/amber.jpg").convert("RGB"))
+        painting = np.asarray(
+            Image.open(
+                args.shared / f"data/styles/{args.painting or entry.name.removesuffix('-lite')}.jpg"
+            ).convert("RGB")
+        )
+        vgg, _ = load_vgg16(args.shared / "weights/vgg16-imagenet-features.pth")
+
+        def tensor(image: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
+
+        small = resize(amber, (512, 512))
+        print(f"{args.style}: 640x360 model-only latency, CPU provider; amber at 512 px")
+        print("| model | ms | style distance | content distance |")
+        print("|---|---|---|---|")
+        for label, stylizer in models.items():
+            ms = latency_ms(stylizer, frames[0], args.runs)
+            out = resize(stylizer(amber), (512, 512))
+            style = style_distance(vgg, tensor(out), tensor(painting))
+            content = content_distance(vgg, tensor(out), tensor(small))
+            print(f"| {label} | {ms:.1f} | {style:.3f} | {content:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
