@@ -94,13 +94,6 @@ class TrainConfig:
     # constant rate, whose last steps still jump between crops (see docs/STYLES.md).
     lr_schedule: str = "constant"
     arch: str = "full"  # one of models.transformer_net.ARCHS
-    # The full network's last convolution learns this many times faster, and its bias starts
-    # at mid-grey. TransformerNet outputs raw [0, 255] pixels; Adam moves each weight by about
-    # lr a step, so at 1 (the PyTorch examples' setting) the first thousand or so steps go to
-    # growing the output to the image's range, and short runs end pale and low-contrast.
-    # The lite network has the same scale built in (models.lite_net.OUTPUT_SCALE) and ignores
-    # this. The saved weights are plain TransformerNet weights either way.
-    output_lr_scale: float = 64.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # float16 autocast + GradScaler on CUDA; CPU always runs float32
@@ -179,8 +172,6 @@ def _validate(config: TrainConfig) -> None:
             raise UserError(f"{flag} must be 0 or more, got {value}")
     if not config.lr > 0:
         raise UserError(f"--lr must be positive, got {config.lr}")
-    if not config.output_lr_scale > 0:
-        raise UserError(f"--output-lr-scale must be positive, got {config.output_lr_scale}")
     if config.lr_schedule not in LR_SCHEDULES:
         raise UserError(
             f"unknown --lr-schedule {config.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
@@ -303,7 +294,6 @@ _RECIPE_FIELDS = (
     "lr",
     "lr_schedule",
     "arch",
-    "output_lr_scale",
     "seed",
     "jitter_max",
     "vgg_weights",
@@ -347,25 +337,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _output_layer(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Conv2d | None:
-    """The full network's last convolution when it gets its own rate, else None."""
-    if config.arch != "full" or config.output_lr_scale == 1.0:
-        return None
-    return model.deconv3.conv2d
-
-
-def _param_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
-    last = _output_layer(model, config)
-    if last is None:
-        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
-    mine = {id(p) for p in last.parameters()}
-    rest = [p for p in model.parameters() if id(p) not in mine]
-    return [
-        {"params": rest, "lr_scale": 1.0},
-        {"params": list(last.parameters()), "lr_scale": config.output_lr_scale},
-    ]
 
 
 @torch.no_grad()
@@ -413,29 +384,19 @@ def train(config: TrainConfig) -> TrainResult:
     _seed_everything(config.seed)
     vgg, vgg_identity = load_vgg16(config.vgg_weights, device)
     model = build_network(config.arch).to(device)
-    optimizer = torch.optim.Adam(_param_groups(model, config), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     loss_log: list[dict[str, float]] = []
     window: deque[dict[str, float]] = deque(maxlen=SMOOTHING_STEPS)
     if ckpt is not None:
         _warn_recipe_changes(ckpt.get("config", {}), config, resume_path)
         model.load_state_dict(ckpt["model"])
-        saved_groups = len(ckpt["optimizer"]["param_groups"])
-        if saved_groups != len(optimizer.param_groups):
-            saved_scale = ckpt.get("config", {}).get("output_lr_scale", 1.0)
-            raise UserError(
-                f"{resume_path} was trained with --output-lr-scale {saved_scale:g}; resume "
-                "with that value"
-            )
         optimizer.load_state_dict(ckpt["optimizer"])
         if ckpt["scaler"] and use_amp:  # a disabled scaler's state is empty
             scaler.load_state_dict(ckpt["scaler"])
         _set_rng_state(ckpt["rng"])
         loss_log = list(ckpt.get("loss_log", []))
         window.extend(ckpt.get("recent_losses", []))
-    elif (last := _output_layer(model, config)) is not None:
-        with torch.no_grad():
-            last.bias.fill_(127.5)  # start at mid-grey, not black
     model.train()
 
     loss_fn = PerceptualLoss(
@@ -514,7 +475,7 @@ def train(config: TrainConfig) -> TrainResult:
         for batch in loader:
             x = batch.to(device, non_blocking=True)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step) * group["lr_scale"]
+                group["lr"] = learning_rate(config, step)
             optimizer.zero_grad(set_to_none=True)
             with autocast():
                 terms = loss_fn(model(x), x)

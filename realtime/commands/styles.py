@@ -76,7 +76,7 @@ def card_lines(entry: StyleEntry) -> list[str]:
         ("steps", card.get("steps")),
         ("recipe", " ".join(f"{k}={_value(recipe[k])}" for k in (
             "image_size", "batch_size", "style_size", "content_weight", "style_weight",
-            "tv_weight", "lr", "lr_schedule", "output_lr_scale", "jitter_max",
+            "tv_weight", "lr", "lr_schedule", "jitter_max",
         ) if k in recipe)),
         ("device", card.get("device") and f"{card['device']} ({card.get('precision')}), "
          f"{_value(card.get('seconds_per_step'))} s/step"),

@@ -24,7 +24,6 @@ _DEFAULTS = {
     "lr": 1e-3,
     "lr_schedule": "constant",
     "arch": "full",
-    "output_lr_scale": 64.0,
     "seed": 0,
     "device": "auto",
     "scale_jitter": 1.5,
@@ -116,14 +115,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=d["arch"],
         help="full: Johnson et al.'s TransformerNet; lite: the smaller network for CPUs "
         "(default %(default)s)",
-    )
-    parser.add_argument(
-        "--output-lr-scale",
-        type=float,
-        default=d["output_lr_scale"],
-        metavar="X",
-        help="the full network's last layer learns X times faster and starts at mid-grey; "
-        "1 is the PyTorch examples' setting (default %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=d["seed"], help="default %(default)s")
     parser.add_argument(
@@ -226,7 +217,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr=args.lr,
         lr_schedule=args.lr_schedule,
         arch=args.arch,
-        output_lr_scale=args.output_lr_scale,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
