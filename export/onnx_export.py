@@ -78,15 +78,22 @@ class ExportReport:
         )
 
 
+def min_side_of(model: nn.Module) -> int:
+    from models.lite_net import LITE_MIN_SIDE, LiteTransformerNet
+
+    return LITE_MIN_SIDE if isinstance(model, LiteTransformerNet) else MIN_SIDE
+
+
 def torch_to_onnx(model: nn.Module) -> onnx.ModelProto:
     """Trace ``model`` (with the output clip) into an fp32 ONNX model with dynamic N, H, W."""
     wrapper = ClippedStyleNet(model).eval()
+    min_side = min_side_of(model)
     # Batch 2 and different, non-multiple-of-4 sides: torch.export specialises dimensions
     # whose example size is 0 or 1, and equal example sizes could be unified.
     example = torch.rand(2, 3, 67, 93) * 255
     batch = torch.export.Dim("batch", min=1)
-    height = torch.export.Dim("height", min=MIN_SIDE)
-    width = torch.export.Dim("width", min=MIN_SIDE)
+    height = torch.export.Dim("height", min=min_side)
+    width = torch.export.Dim("width", min=min_side)
     program = torch.onnx.export(
         wrapper,
         (example,),
@@ -219,7 +226,10 @@ def export_model(
     from models.lite_net import LiteTransformerNet
 
     arch = model_io.ARCHS["lite" if isinstance(model, LiteTransformerNet) else "full"]
-    write_metadata(proto, build_metadata(style_name, precision, card, source_sha256, arch))
+    metadata = build_metadata(
+        style_name, precision, card, source_sha256, arch, min_side=min_side_of(model)
+    )
+    write_metadata(proto, metadata)
     proto.producer_name = "realtime"
     proto.producer_version = f"{realtime.__version__} (torch {torch.__version__})"
     try:

@@ -40,6 +40,9 @@ class LiteSpec:
 
 
 LITE_SPEC = LiteSpec((16, 32, 64), 5, True, 3, 3, True)
+# Three stride-2 stages: 16 px leaves the residual blocks 2x2, the least instance norm can
+# normalise (it needs more than one value per channel). Written into the exported model.
+LITE_MIN_SIDE = 16
 
 # The last convolution works in units of about one pixel standard deviation around mid-grey.
 # Raw [0, 255] outputs (as in TransformerNet) make Adam, whose steps are about lr per weight

@@ -51,8 +51,9 @@ KEY_CARD = "realtime.card"
 KEY_SOURCE_SHA256 = "realtime.source_sha256"  # sha256 of the .pth the model was exported from
 
 
-def io_convention() -> dict[str, Any]:
-    """The convention as stored in ``realtime.io`` (a fresh dict each call: callers may edit)."""
+def io_convention(min_side: int = MIN_SIDE) -> dict[str, Any]:
+    """The convention as stored in ``realtime.io`` (a fresh dict each call: callers may edit);
+    ``min_side`` is the network's smallest input side (larger for the lite network)."""
     return {
         "input": INPUT_NAME,
         "output": OUTPUT_NAME,
@@ -62,7 +63,7 @@ def io_convention() -> dict[str, Any]:
         "range": [0, 255],
         "dynamic": ["batch", "height", "width"],
         "output_clipped": True,
-        "min_side": MIN_SIDE,
+        "min_side": min_side,
     }
 
 

@@ -198,5 +198,6 @@ def test_lite_network_exports_with_its_arch_and_passes_parity(tmp_path, fp16):
     )
     info = model_io.read_model_info(report.onnx_path)
     assert info.arch == model_io.ARCH_LITE
+    assert info.min_side == 16  # below it the residual blocks' instance norm has 1 value
     assert info.precision == ("fp16" if fp16 else "fp32")
     assert report.parity and all(r.passed for r in report.parity)

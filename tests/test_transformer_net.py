@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from models.lite_net import LITE_MIN_SIDE
 from models.transformer_net import (
     ARCHS,
     MIN_SIDE,
@@ -103,7 +104,7 @@ def test_missing_and_garbage_files_are_user_errors(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- lite network
 
 
-@pytest.mark.parametrize("height,width", [(97, 131), (MIN_SIDE, MIN_SIDE), (33, 17)])
+@pytest.mark.parametrize("height,width", [(97, 131), (LITE_MIN_SIDE, LITE_MIN_SIDE), (33, 17)])
 def test_lite_output_size_equals_input_size(height: int, width: int) -> None:
     torch.manual_seed(0)
     lite = build_network("lite").eval()
