@@ -217,6 +217,21 @@ def test_broken_card_is_an_error_naming_the_file(user_dir, style_onnx):
         resolve_style("mine", ENGINE)
 
 
+def test_the_real_bundle_ships_mosaic_lite_with_its_card():
+    from realtime.engine import OnnxStylizer
+    from realtime.model_io import ARCH_LITE, read_model_info
+
+    entry = resolve_style("mosaic-lite", ENGINE)
+    info = read_model_info(entry.path)
+    assert entry.origin == "bundled" and info.arch == ARCH_LITE and info.precision == "fp16"
+    card = entry.card
+    assert card["arch"] == "TransformerNet-lite" and card["steps"] > 0
+    assert set(card["evaluation"]["ours"]) == {"style_distance", "content_distance"}
+    frame = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    out = OnnxStylizer(entry.path, ENGINE)(frame)
+    assert out.shape == frame.shape and np.mean(np.abs(out.astype(int) - frame)) > 10
+
+
 def test_same_kind_keeps_lite_with_lite_and_full_with_full():
     names = ["candy", "candy-lite", "mosaic", "mosaic-lite", "udnie"]
     assert style_registry.same_kind(names, "mosaic-lite") == ["candy-lite", "mosaic-lite"]
