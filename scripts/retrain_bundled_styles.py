@@ -240,7 +240,7 @@ def main() -> None:
     for style in styles:
         card = build(style, args.arch, recipe, args.shared, args.work, not args.no_install)
         cards[card["name"]] = card
-    if args.arch == "full":
+    if args.arch == "full" and not args.no_install:  # --no-install leaves the checkout alone
         draw_grid(args.shared, args.work, list(STYLES), ROOT / "docs" / "styles-grid.jpg")
     print(table(cards))
 
