@@ -10,16 +10,15 @@ Each variant is checked to give exactly the engine's result before it is timed.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import median_ms  # noqa: E402
 
 from realtime.engine import OnnxStylizer  # noqa: E402
 
@@ -63,16 +62,6 @@ def post_merge_clipped(tensor: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(cv2.max(merged, 0.0, dst=merged))
 
 
-def median_ms(function: Callable[[np.ndarray], np.ndarray], arg: np.ndarray, runs: int) -> float:
-    function(arg)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function(arg)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=640)
@@ -90,7 +79,7 @@ def main() -> None:
     reference = pre_numpy(frame)
     for name, fn in (("numpy (engine)", pre_numpy), ("cv2 blob", pre_blob), ("split", pre_split)):
         same = np.array_equal(fn(frame), reference)
-        print(f"| pre | {name} | {median_ms(fn, frame, args.runs):.2f} | {same} |")
+        print(f"| pre | {name} | {median_ms(fn, args.runs, frame, warmup=1):.2f} | {same} |")
     tensor[0, 1, 0, :2] = (-3.0, 300.0)  # what a model without the in-graph clip can give
     reference = post_numpy(tensor)
     variants = (
@@ -104,7 +93,7 @@ def main() -> None:
         differ = int(np.count_nonzero(result != reference))
         ties = int(np.count_nonzero(tensor % 1 == 0.5))
         same = "True" if differ == 0 else f"{differ} values differ ({ties} exact .5 ties)"
-        print(f"| post | {name} | {median_ms(fn, tensor, args.runs):.2f} | {same} |")
+        print(f"| post | {name} | {median_ms(fn, args.runs, tensor, warmup=1):.2f} | {same} |")
 
 
 if __name__ == "__main__":

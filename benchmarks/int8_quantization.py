@@ -13,15 +13,15 @@ activations calibrated on frames of a real clip), compared with the float32 mode
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import median_ms  # noqa: E402
 
 from realtime.config import EngineConfig  # noqa: E402
 from realtime.engine import OnnxStylizer  # noqa: E402
@@ -46,14 +46,7 @@ def calibration_frames(clip: Path, count: int, size: tuple[int, int]) -> list[np
 
 def latency_ms(stylizer: OnnxStylizer, frame: np.ndarray, runs: int) -> float:
     tensor = stylizer.preprocess(frame)
-    for _ in range(3):
-        stylizer.infer(tensor)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        stylizer.infer(tensor)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return median_ms(stylizer.infer, runs, tensor)
 
 
 def main() -> None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import median_ms  # noqa: E402
 
 from export.onnx_export import export_model  # noqa: E402
 from models.lite_net import LiteSpec, LiteTransformerNet  # noqa: E402
@@ -88,14 +88,7 @@ def main() -> None:
             export_model(model, path, style_name=name)
             session, _ = create_session(path, EngineConfig(device="cpu"), announce=False)
             feed = {session.get_inputs()[0].name: frame}
-            for _ in range(3):
-                session.run(None, feed)
-            times = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                session.run(None, feed)
-                times.append((time.perf_counter() - start) * 1000)
-            ms = statistics.median(times)
+            ms = median_ms(session.run, args.runs, None, feed)
             params = sum(p.numel() for p in model.parameters())
             macs = gmac(model, args.height, args.width)
             print(f"| {name} | {params / 1e3:.0f}k | {macs:.2f} | {ms:.1f} | {1000 / ms:.1f} |")

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import median_ms  # noqa: E402
 
 from realtime.config import EngineConfig  # noqa: E402
 from realtime.model_io import read_model_info  # noqa: E402
@@ -55,14 +55,7 @@ def main() -> None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-            for _ in range(3):
-                session.run(None, feed)
-            times = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                session.run(None, feed)
-                times.append((time.perf_counter() - start) * 1000)
-            cells.append(f"{statistics.median(times):.1f}")
+            cells.append(f"{median_ms(session.run, args.runs, None, feed):.1f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
