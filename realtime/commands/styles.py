@@ -68,10 +68,13 @@ def card_lines(entry: StyleEntry) -> list[str]:
         return [*lines, "  no card: nothing is known about how this style was trained"]
     style = card.get("style_image") or {}
     recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
+    retrain = card.get("retrain") if isinstance(card.get("retrain"), dict) else {}
+    retrain = card.get("retrain") if isinstance(card.get("retrain"), dict) else {}
     facts = [
         ("architecture", card.get("arch")),
         ("style image", style.get("path") and f"{style.get('path')} sha256 "
          f"{str(style.get('sha256'))[:12]}, matched at {style.get('size')}"),
+        ("style image source", style.get("source")),
         ("dataset", card.get("dataset") and _value(card["dataset"])),
         ("steps", card.get("steps")),
         ("recipe", " ".join(f"{k}={_value(recipe[k])}" for k in (
@@ -83,6 +86,7 @@ def card_lines(entry: StyleEntry) -> list[str]:
         ("final losses", card.get("final_losses") and _value(card["final_losses"])),
         ("VGG-16 weights", card.get("vgg_weights")),
         ("trained", card.get("date")),
+        ("retrain with", retrain.get("command")),
     ]  # fmt: skip
     evaluation = card.get("evaluation")
     if isinstance(evaluation, dict):
