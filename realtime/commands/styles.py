@@ -67,7 +67,9 @@ def card_lines(entry: StyleEntry) -> list[str]:
     if not card:
         return [*lines, "  no card: nothing is known about how this style was trained"]
     style = card.get("style_image") or {}
-    recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
+    recipe = dict(card["recipe"]) if isinstance(card.get("recipe"), dict) else {}
+    if "style_size" in recipe and recipe["style_size"] is None:
+        recipe["style_size"] = "original"  # the painting was matched at its own size
     retrain = card.get("retrain") if isinstance(card.get("retrain"), dict) else {}
     retrain = card.get("retrain") if isinstance(card.get("retrain"), dict) else {}
     facts = [
@@ -81,8 +83,9 @@ def card_lines(entry: StyleEntry) -> list[str]:
             "image_size", "batch_size", "style_size", "content_weight", "style_weight",
             "tv_weight", "lr", "lr_schedule", "jitter_max",
         ) if k in recipe)),
-        ("device", card.get("device") and f"{card['device']} ({card.get('precision')}), "
-         f"{_value(card.get('seconds_per_step'))} s/step"),
+        ("device", card.get("device") and f"{card['device']} ({card.get('precision')})"
+         + (f", {_value(card['seconds_per_step'])} s/step"
+            if isinstance(card.get("seconds_per_step"), float) else "")),
         ("final losses", card.get("final_losses") and _value(card["final_losses"])),
         ("VGG-16 weights", card.get("vgg_weights")),
         ("trained", card.get("date")),
