@@ -68,8 +68,11 @@ RECIPES = {
     # its own size, as the PyTorch examples' reference networks were trained: mosaic's strokes
     # at 256 px were too small for the scorer, which sees the painting at its own size
     # (docs/STYLES.md). Scale jitter 3 keeps more of the photo at the same style distance.
-    # rain-princess met both quality targets by step 250 and stops at 500 (docs/STYLES.md).
-    "cpu": Recipe(1500, 128, 4, None, 3.0, 1e-3, "constant", 250, {"rain-princess": 500}),
+    # rain-princess and candy met both quality targets by step 250; their scores stopped
+    # improving, so they stop at 500 and 750 (docs/STYLES.md).
+    "cpu": Recipe(
+        1500, 128, 4, None, 3.0, 1e-3, "constant", 250, {"rain-princess": 500, "candy": 750}
+    ),
     # Johnson et al.'s scale (256 px, batch 4, 40k steps is their 2 epochs of COCO), with our
     # normalised losses. Written for a CUDA GPU; not yet run.
     "gpu": Recipe(40_000, 256, 4, None, 1.5, 1e-3, "cosine", 2000),
