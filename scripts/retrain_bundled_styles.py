@@ -79,7 +79,7 @@ RECIPES = {
         lr=1e-3,
         lr_schedule="constant",
         checkpoint_every=250,
-        style_steps={"mosaic": 750, "candy": 750, "udnie": 500, "rain-princess": 500},
+        style_steps={"mosaic": 750, "candy": 750, "udnie": 250, "rain-princess": 500},
     ),
     # Johnson et al.'s scale (256 px, batch 4, 40k steps is their 2 epochs of COCO), with our
     # normalised losses. Written for a CUDA GPU; not yet run.
