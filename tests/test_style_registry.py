@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,6 +244,36 @@ def test_the_real_bundle_ships_mosaic_lite_with_its_card():
     frame = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     out = OnnxStylizer(entry.path, ENGINE)(frame)
     assert out.shape == frame.shape and np.mean(np.abs(out.astype(int) - frame)) > 10
+
+
+PAINTINGS = ("mosaic", "candy", "udnie", "rain-princess")
+
+
+@pytest.mark.parametrize("name", PAINTINGS)
+def test_the_real_bundle_ships_each_painting_with_its_card(name):
+    from realtime.engine import OnnxStylizer
+    from realtime.model_io import ARCH, read_model_info
+
+    entry = resolve_style(name, ENGINE)
+    info = read_model_info(entry.path)
+    assert entry.origin == "bundled" and info.arch == ARCH and info.precision == "fp16"
+    card = entry.card
+    assert card["name"] == name and card["steps"] > 0 and card["vgg_weights"]
+    assert card["style_image"]["path"].endswith(f"{name}.jpg") and card["style_image"]["source"]
+    assert card["retrain"]["recipe"] and f"--styles {name}" in card["retrain"]["command"]
+    assert {"content", "style"} <= set(card["final_losses"])
+    for who in ("ours", "reference"):
+        assert set(card["evaluation"][who]) == {"style_distance", "content_distance"}
+    frame = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    out = OnnxStylizer(entry.path, ENGINE)(frame)
+    assert out.shape == frame.shape and np.mean(np.abs(out.astype(int) - frame)) > 10
+
+
+def test_the_bundle_stays_within_its_size_budget():
+    from importlib.resources import files
+
+    sizes = [Path(str(f)).stat().st_size for f in files(style_registry.BUNDLED_PACKAGE).iterdir()]
+    assert sum(sizes) <= 30_000_000, "issue 7 allows about 30 MB of bundled styles in all"
 
 
 def test_same_kind_keeps_lite_with_lite_and_full_with_full():
