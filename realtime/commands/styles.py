@@ -71,7 +71,6 @@ def card_lines(entry: StyleEntry) -> list[str]:
     if "style_size" in recipe and recipe["style_size"] is None:
         recipe["style_size"] = "original"  # the painting was matched at its own size
     retrain = card.get("retrain") if isinstance(card.get("retrain"), dict) else {}
-    retrain = card.get("retrain") if isinstance(card.get("retrain"), dict) else {}
     facts = [
         ("architecture", card.get("arch")),
         ("style image", style.get("path") and f"{style.get('path')} sha256 "
