@@ -39,7 +39,7 @@ from models.transformer_net import (
     build_network,
     clean_state_dict,
 )
-from models.vgg import load_vgg16
+from models.vgg import STYLE_LAYERS, load_vgg16
 from realtime.errors import UserError
 from realtime.files import sha256_file
 from realtime.progress import Progress
@@ -89,6 +89,9 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 10.0
     tv_weight: float = 0.1
+    # Relative weights of relu1_2, relu2_2, relu3_3 and relu4_3 inside the style loss. The
+    # reference recipes' raw Gram losses weigh the layers very unequally (docs/STYLES.md).
+    style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
     lr: float = 1e-3
     # "cosine" decays the rate to 0 at --steps. A short run ends far better converged than at a
     # constant rate, whose last steps still jump between crops (see docs/STYLES.md).
@@ -110,9 +113,12 @@ class TrainConfig:
     progress: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()
-        }
+        def plain(value: Any) -> Any:
+            if isinstance(value, Path):
+                return str(value)
+            return list(value) if isinstance(value, tuple) else value
+
+        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,12 @@ def _validate(config: TrainConfig) -> None:
     ):
         if not value >= 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
+    layer_weights = config.style_layer_weights
+    if len(layer_weights) != len(STYLE_LAYERS) or not all(w >= 0 for w in layer_weights):
+        raise UserError(
+            f"--style-layer-weights needs {len(STYLE_LAYERS)} weights of 0 or more "
+            f"({', '.join(STYLE_LAYERS)}), got {','.join(map(str, layer_weights))}"
+        )
     if not config.lr > 0:
         raise UserError(f"--lr must be positive, got {config.lr}")
     if config.lr_schedule not in LR_SCHEDULES:
@@ -291,6 +303,7 @@ _RECIPE_FIELDS = (
     "content_weight",
     "style_weight",
     "tv_weight",
+    "style_layer_weights",
     "lr",
     "lr_schedule",
     "arch",
@@ -405,6 +418,7 @@ def train(config: TrainConfig) -> TrainResult:
         content_weight=config.content_weight,
         style_weight=config.style_weight,
         tv_weight=config.tv_weight,
+        style_layer_weights=dict(zip(STYLE_LAYERS, config.style_layer_weights, strict=True)),
     )
     stream = AugmentedImageStream(
         folder.files,

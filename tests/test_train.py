@@ -238,6 +238,20 @@ def test_lite_arch_trains_resumes_and_is_carded(files: Files, tmp_path: Path) ->
         _quiet_train(dataclasses.replace(config, arch="full", resume="latest", steps=6))
 
 
+def test_style_layer_weights_reach_the_loss_and_the_card(files: Files, tmp_path: Path) -> None:
+    # relu4_3 alone: a random backbone's relu4_3 Gram differs from the style's, so the style
+    # term is positive; with every weight 0 it must vanish from the logged losses.
+    config = _config(files, tmp_path / "a.pth", steps=2, checkpoint_every=0, preview_every=0)
+    only43 = _quiet_train(dataclasses.replace(config, style_layer_weights=(0, 0, 0, 1)))
+    card = json.loads(only43.card_path.read_text())
+    assert card["recipe"]["style_layer_weights"] == [0, 0, 0, 1]
+    assert all(entry["style"] > 0 for entry in only43.loss_log)
+    none = _quiet_train(
+        dataclasses.replace(config, out=tmp_path / "b.pth", style_layer_weights=(0, 0, 0, 0))
+    )
+    assert all(entry["style"] == 0 for entry in none.loss_log)
+
+
 def test_cosine_schedule_decays_to_zero_and_resumes_exactly(files: Files) -> None:
     config = _config(files, Path("x.pth"), lr=2e-3, lr_schedule="cosine", steps=100)
     rates = [learning_rate(config, step) for step in range(101)]
@@ -319,7 +333,18 @@ def test_cli_defaults_equal_train_config_defaults() -> None:
     )  # fmt: skip
     config = config_from_args(args)
     assert config.style_size is None and config.resume == "latest"
+    assert config.style_layer_weights == (1.0, 1.0, 1.0, 1.0)
     assert not config.amp and not config.progress
+
+
+def test_cli_style_layer_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--style-image", "s.jpg", "--dataset", "d", "--out", "o.pth"]
+    args = build_parser().parse_args([*base, "--style-layer-weights", "0.5,3,0.5,0"])
+    assert config_from_args(args).style_layer_weights == (0.5, 3.0, 0.5, 0.0)
+    for text, expected in (("1,1,1", "has 3 weights; give 4"), ("1,x,1,1", "not four")):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*base, "--style-layer-weights", text])
+        assert expected in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -387,6 +412,8 @@ def test_bad_numbers(files: Files, tmp_path: Path, capsys: pytest.CaptureFixture
     _fails(_argv(files, out, **{"--steps": "0"}), capsys, "--steps must be at least 1")
     _fails(_argv(files, out, **{"--image-size": "8"}), capsys, "--image-size must be at least 16")
     _fails(_argv(files, out, **{"--lr": "0"}), capsys, "--lr must be positive")
+    weights = {"--style-layer-weights": "1,1,1,-1"}
+    _fails(_argv(files, out, **weights), capsys, "--style-layer-weights needs 4 weights of 0")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -21,6 +21,7 @@ _DEFAULTS = {
     "content_weight": 1.0,
     "style_weight": 10.0,
     "tv_weight": 0.1,
+    "style_layer_weights": "1,1,1,1",
     "lr": 1e-3,
     "lr_schedule": "constant",
     "arch": "full",
@@ -101,6 +102,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=d["tv_weight"],
         help="weight of total variation on [0,1] pixels (default %(default)s)",
+    )
+    parser.add_argument(
+        "--style-layer-weights",
+        type=_layer_weights,
+        default=_layer_weights(d["style_layer_weights"]),
+        metavar="W1,W2,W3,W4",
+        help="relative weights of relu1_2,relu2_2,relu3_3,relu4_3 in the style loss "
+        f"(default {d['style_layer_weights']})",
     )
     parser.add_argument("--lr", type=float, default=d["lr"], help="Adam (default %(default)s)")
     parser.add_argument(
@@ -200,6 +209,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _layer_weights(text: str) -> tuple[float, ...]:
+    """``--style-layer-weights``: four comma-separated numbers (checked by the trainer)."""
+    try:
+        weights = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not four comma-separated numbers, e.g. 1,1,1,1"
+        ) from None
+    if len(weights) != 4:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has {len(weights)} weights; give 4 (relu1_2,relu2_2,relu3_3,relu4_3)"
+        )
+    return weights
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     from models.train import TrainConfig
 
@@ -214,6 +238,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         content_weight=args.content_weight,
         style_weight=args.style_weight,
         tv_weight=args.tv_weight,
+        style_layer_weights=args.style_layer_weights,
         lr=args.lr,
         lr_schedule=args.lr_schedule,
         arch=args.arch,
