@@ -75,8 +75,10 @@ class TrainConfig:
     normalised units with the Caffe-derived weights at 256 px, is a style weight of about
     11/67/16/0 on relu1_2/relu2_2/relu3_3/relu4_3 for mosaic, candy and rain-princess (sum
     ~95; ~19 for the low-contrast udnie) and a TV weight of about 0.14. Equal weights of 10
-    (sum 40) sit inside that range, include relu4_3 (larger brush strokes) as the PyTorch
-    examples do, and make style dominate early (10 x ~4 against ~1 for content).
+    (sum 40) sit inside that range, include relu4_3 (larger brush strokes) and make style
+    dominate early (10 x ~4 against ~1 for content). The PyTorch examples list relu4_3 too,
+    but their raw Gram losses weigh it about 1e-4 of relu2_2 (13/73/14/0 % for mosaic), so in
+    effect they leave it out; ``style_layer_weights`` can do the same (docs/STYLES.md).
     """
 
     style_image: Path

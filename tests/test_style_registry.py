@@ -186,6 +186,7 @@ def test_cli_styles_name_shows_the_card(bundle, user_dir, style_onnx, capsys):
             "image_size": 128,
             "style_size": None,
             "style_weight": 5.0,
+            "style_layer_weights": [0.54, 2.92, 0.54, 0.0],
             "lr_schedule": "cosine",
         },
         "final_losses": {"content": 2.5, "style": 0.49},
@@ -204,7 +205,8 @@ def test_cli_styles_name_shows_the_card(bundle, user_dir, style_onnx, capsys):
         "style image source: a zoo poster",
         "steps: 1500",
         "retrain with: python retrain.py --styles zebra",
-        "recipe: image_size=128 style_size=original style_weight=5 lr_schedule=cosine",
+        "recipe: image_size=128 style_size=original style_weight=5 "
+        "style_layer_weights=0.54,2.92,0.54,0 lr_schedule=cosine",
         "final losses: content 2.5, style 0.49",
         "VGG-16 weights: file:vgg16.pth sha256:0791",
         "amber.jpg, ours: style_distance 0.61",

@@ -57,6 +57,8 @@ def _value(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ",".join(_value(v) for v in value)
     return str(value)
 
 
@@ -80,7 +82,7 @@ def card_lines(entry: StyleEntry) -> list[str]:
         ("steps", card.get("steps")),
         ("recipe", " ".join(f"{k}={_value(recipe[k])}" for k in (
             "image_size", "batch_size", "style_size", "content_weight", "style_weight",
-            "tv_weight", "lr", "lr_schedule", "jitter_max",
+            "style_layer_weights", "tv_weight", "lr", "lr_schedule", "jitter_max",
         ) if k in recipe)),
         ("device", card.get("device") and f"{card['device']} ({card.get('precision')})"
          + (f", {_value(card['seconds_per_step'])} s/step"
