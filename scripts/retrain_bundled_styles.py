@@ -57,9 +57,14 @@ class Recipe:
     checkpoint_every: int
     # Styles that stop earlier than ``steps``: the CPU recipe's budget goes where it is needed.
     style_steps: dict[str, int] = field(default_factory=dict)
+    # Styles whose painting is matched at another long side than ``style_size``.
+    style_sizes: dict[str, int] = field(default_factory=dict)
 
     def steps_for(self, name: str) -> int:
         return self.style_steps.get(name, self.steps)
+
+    def style_size_for(self, name: str) -> int | None:
+        return self.style_sizes.get(name, self.style_size)
 
 
 RECIPES = {
@@ -68,8 +73,8 @@ RECIPES = {
     # matched at its own size, as the PyTorch examples' reference networks were trained: at
     # 256 px the strokes came out smaller than those of the painting the scorer compares
     # against (docs/STYLES.md). Scale jitter 3 keeps more of the photo at the same style
-    # distance. Each style stops where its checkpoints' scores stopped improving (or, for
-    # mosaic, where the session's time ran out), not at a fixed count.
+    # distance. Each style stops where its checkpoints' scores stopped improving (mosaic:
+    # where it met its target), not at a fixed count.
     "cpu": Recipe(
         steps=1500,
         image_size=128,
@@ -79,7 +84,11 @@ RECIPES = {
         lr=1e-3,
         lr_schedule="constant",
         checkpoint_every=250,
-        style_steps={"mosaic": 750, "candy": 750, "udnie": 250, "rain-princess": 500},
+        style_steps={"mosaic": 1000, "candy": 750, "udnie": 250, "rain-princess": 500},
+        # mosaic.jpg is 470 px, half the size of candy's and rain-princess's paintings: matched
+        # at that size, its tiles came out half as large as the scorer's (a 1080 px photo seen
+        # at 512 px) and the tiling washed out to a pale texture. 990 px = 470 x 1080 / 512.
+        style_sizes={"mosaic": 990},
     ),
     # Johnson et al.'s scale (256 px, batch 4, 40k steps is their 2 epochs of COCO), with our
     # normalised losses. Written for a CUDA GPU; not yet run.
@@ -105,6 +114,13 @@ STYLE_WEIGHTS = {
     "lite": {"mosaic": 2.0, "candy": 2.0, "udnie": 2.0, "rain-princess": 2.0},
 }
 
+# Per-style weights of relu1_2, relu2_2, relu3_3, relu4_3 inside the style loss (default
+# equal). mosaic's are the PyTorch examples' in effect: their raw Gram losses weigh each
+# layer by the painting's mean squared Gram entry, 13/73/14/0 % for mosaic.jpg (times 4, so
+# the sum stays that of equal weights). With relu4_3 in, the network painted a content-blind
+# diagonal hatching over the whole photo; without it, it keeps the door's panels (docs/STYLES.md).
+STYLE_LAYER_WEIGHTS = {"mosaic": (0.54, 2.92, 0.54, 0.0)}
+
 
 def realtime(*args: str) -> str:
     """Run ``python -m realtime ARGS`` (output shown live); stdout is returned."""
@@ -126,6 +142,7 @@ def trained_steps(card_path: Path) -> int:
 def train(style: str, name: str, arch: str, recipe: Recipe, shared: Path, work: Path) -> Path:
     out = work / f"{name}.pth"
     steps = recipe.steps_for(name)
+    style_size = recipe.style_size_for(name)
     if trained_steps(out.with_suffix(".json")) >= steps and out.is_file():
         print(f"{name}: already trained to {steps} steps in {out}", flush=True)
         return out
@@ -139,8 +156,9 @@ def train(style: str, name: str, arch: str, recipe: Recipe, shared: Path, work: 
         "--steps", str(steps),
         "--image-size", str(recipe.image_size),
         "--batch-size", str(recipe.batch_size),
-        "--style-size", "original" if recipe.style_size is None else str(recipe.style_size),
+        "--style-size", "original" if style_size is None else str(style_size),
         "--style-weight", str(STYLE_WEIGHTS[arch][style]),
+        "--style-layer-weights", ",".join(map(str, STYLE_LAYER_WEIGHTS.get(style, (1, 1, 1, 1)))),
         "--scale-jitter", str(recipe.scale_jitter),
         "--lr", str(recipe.lr),
         "--lr-schedule", recipe.lr_schedule,
