@@ -341,10 +341,9 @@ def test_cli_style_layer_weights(capsys: pytest.CaptureFixture[str]) -> None:
     base = ["train", "--style-image", "s.jpg", "--dataset", "d", "--out", "o.pth"]
     args = build_parser().parse_args([*base, "--style-layer-weights", "0.5,3,0.5,0"])
     assert config_from_args(args).style_layer_weights == (0.5, 3.0, 0.5, 0.0)
-    for text, expected in (("1,1,1", "has 3 weights; give 4"), ("1,x,1,1", "not four")):
-        with pytest.raises(SystemExit):
-            build_parser().parse_args([*base, "--style-layer-weights", text])
-        assert expected in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--style-layer-weights", "1,x,1,1"])
+    assert "not comma-separated numbers" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -412,8 +411,9 @@ def test_bad_numbers(files: Files, tmp_path: Path, capsys: pytest.CaptureFixture
     _fails(_argv(files, out, **{"--steps": "0"}), capsys, "--steps must be at least 1")
     _fails(_argv(files, out, **{"--image-size": "8"}), capsys, "--image-size must be at least 16")
     _fails(_argv(files, out, **{"--lr": "0"}), capsys, "--lr must be positive")
-    weights = {"--style-layer-weights": "1,1,1,-1"}
-    _fails(_argv(files, out, **weights), capsys, "--style-layer-weights needs 4 weights of 0")
+    for weights in ("1,1,1,-1", "1,1,1"):
+        argv = _argv(files, out, **{"--style-layer-weights": weights})
+        _fails(argv, capsys, "--style-layer-weights needs 4 weights of 0")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
