@@ -12,8 +12,6 @@ within about 0.01).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +21,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from retrain_bundled_styles import evaluate  # noqa: E402  (this script's folder is on sys.path)
 
 from models.transformer_net import arch_of_state, build_network, clean_state_dict  # noqa: E402
 
@@ -49,14 +49,7 @@ def main() -> None:
     image = out.clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
     png = args.out / f"{args.painting}-{args.checkpoint.parent.name}-{args.checkpoint.stem}.png"
     Image.fromarray(image).save(png)
-    command = [
-        sys.executable, "-m", "realtime", "eval", "style", str(png),
-        str(args.shared / "data/styles" / f"{args.painting}.jpg"), str(amber),
-        "--size", "512", "--json",
-        "--vgg-weights", str(args.shared / "weights/vgg16-imagenet-features.pth"),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
-    scores = json.loads(done.stdout)
+    scores = evaluate(png, args.painting, args.shared)
     print(
         f"{args.checkpoint}: style {scores['style_distance']:.3f} "
         f"content {scores['content_distance']:.3f} ({png})"
