@@ -225,12 +225,16 @@ def test_keyframes_gatys_with_a_network_end_to_end(
         with av.open(str(path)) as container:
             return [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
 
-    differs = [
-        np.abs(a - b).mean() > 2 for a, b in zip(frames(plain), frames(refined), strict=True)
+    # What the feature guarantees, not how far three steps on random VGG weights move a
+    # frame (that depends on the machine's float arithmetic): keyframes 0, 8 and 16 were
+    # refined, and with the temporal stage off every other frame is the network's own
+    # output, bit for bit (the encode is lossless).
+    changed = [
+        i
+        for i, (a, b) in enumerate(zip(frames(plain), frames(refined), strict=True))
+        if not np.array_equal(a, b)
     ]
-    # Keyframes 0, 8 and 16 were refined; with the temporal stage off the others are the
-    # network's own output.
-    assert [i for i, d in enumerate(differs) if d] == [0, 8, 16]
+    assert changed == [0, 8, 16]
 
 
 @pytest.mark.parametrize(
