@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from realtime import __version__
 from realtime.errors import EXIT_INTERRUPTED, UserError
@@ -14,8 +15,17 @@ from realtime.errors import EXIT_INTERRUPTED, UserError
 COMMANDS = ("video", "image", "webcam", "styles", "train", "export", "bench", "eval")
 
 
+class CommandLineParser(argparse.ArgumentParser):
+    """argparse, reporting like the rest of the program: every bad option (a wrong type, an
+    unknown flag, a missing argument) is one ``realtime: error:`` line and exit code 2.
+    Subcommand parsers are of the same class (argparse creates them from the parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see '{self.prog} --help')")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="realtime",
         description="Real-time neural style transfer for video files, images and webcams.",
     )
@@ -35,8 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        # Inside the handler: an option's own parser (--output-size, ...) raises UserError
+        # while the arguments are parsed, and must report like every other bad input.
+        args = parser.parse_args(argv)
         return int(args.run(args) or 0)
     except UserError as exc:
         print(f"realtime: error: {exc}", file=sys.stderr)

@@ -60,17 +60,6 @@ def processing_size(width: int, height: int, config: ProcessConfig) -> tuple[int
     return new
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse 'WIDTHxHEIGHT' (e.g. 1280x720) for --output-size."""
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"bad size {text!r}: write it as WIDTHxHEIGHT, e.g. 1280x720") from None
-    if width < MIN_PROCESS_SIDE or height < MIN_PROCESS_SIDE:
-        raise UserError(f"size {text} is too small: each side must be at least {MIN_PROCESS_SIDE}")
-    return width, height
-
-
 @dataclass
 class Strength:
     """Blend the stylized frame with the source: 1 is fully stylized, 0 the original."""

@@ -13,7 +13,6 @@ from realtime.frames import (
     PreserveColor,
     Strength,
     output_stages,
-    parse_size,
     processing_size,
 )
 
@@ -34,12 +33,6 @@ def test_processing_size_rejects_tiny_and_conflicting() -> None:
         processing_size(1280, 720, ProcessConfig(size=20))
     with pytest.raises(UserError, match="not both"):
         processing_size(1280, 720, ProcessConfig(size=640, scale=0.5))
-
-
-def test_parse_size() -> None:
-    assert parse_size("1280x720") == (1280, 720)
-    with pytest.raises(UserError, match="WIDTHxHEIGHT"):
-        parse_size("big")
 
 
 def test_strength_blends_linearly() -> None:

@@ -16,7 +16,23 @@ from realtime.config import (
     RunConfig,
 )
 from realtime.errors import UserError
-from realtime.frames import parse_size
+from realtime.frames import MIN_PROCESS_SIDE
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse 'WIDTHxHEIGHT' (e.g. 1280x720) for --output-size. argparse names the option in
+    the message, and ``realtime.cli`` turns it into one line and exit code 2."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"bad size {text!r}: write it as WIDTHxHEIGHT, e.g. 1280x720"
+        ) from None
+    if width < MIN_PROCESS_SIDE or height < MIN_PROCESS_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"size {text} is too small: each side must be at least {MIN_PROCESS_SIDE}"
+        )
+    return width, height
 
 
 def add_style_options(parser: argparse.ArgumentParser) -> None:
