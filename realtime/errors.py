@@ -11,6 +11,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1  # unexpected failure (a bug): traceback printed
 EXIT_USAGE = 2  # bad input: missing file, unknown style, wrong model, ...
 EXIT_DAMAGED_INPUT = 3  # finished, but the input had a corrupt or truncated tail
+EXIT_DISK_FULL = 4  # stopped: the disk filled (the frames done are in NAME.partial.EXT)
 EXIT_INTERRUPTED = 130  # Ctrl-C: partial output finalised (128 + SIGINT)
 
 
@@ -26,3 +27,10 @@ class UserError(Exception):
 
 class ProviderError(UserError):
     """The requested ONNX Runtime execution provider could not be used."""
+
+
+class DiskFullError(UserError):
+    """The disk filled while writing an output: what was finished is kept where there was
+    room (``NAME.partial.EXT`` for videos), nothing half-written under the final name."""
+
+    exit_code = EXIT_DISK_FULL

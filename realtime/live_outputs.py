@@ -23,6 +23,7 @@ import numpy as np
 
 from realtime.config import EncodeConfig
 from realtime.errors import UserError
+from realtime.files import disk_full_error, human_bytes, partial_path, temporary_path
 
 # 90 kHz: MPEG-TS's own clock, fine enough for wall-clock timestamps in MP4 too.
 TIME_BASE = Fraction(1, 90000)
@@ -137,15 +138,46 @@ class WindowOutput:
         return f"window: {self.frames_shown} frames shown"
 
 
+# The overlay's box keeps this share of the picture's brightness: dark enough for white text
+# on a white frame, light enough to still see what is behind it.
+OVERLAY_BOX_KEEP = 0.3
+_OVERLAY_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def overlay_layout(width: int, lines: list[str]) -> tuple[float, int, int, int, int]:
+    """(font scale, thickness, line height, box width, box height) for ``lines``."""
+    scale = max(0.4, min(width, 1280) / 1600)
+    thickness = 1 if scale < 0.7 else 2
+    sizes = [cv2.getTextSize(text, _OVERLAY_FONT, scale, thickness) for text in lines]
+    line_height = max((h + base for (_, h), base in sizes), default=0) + 6
+    box_width = max((w for (w, _), _ in sizes), default=0) + 12
+    return scale, thickness, line_height, box_width, line_height * len(lines) + 6
+
+
 def draw_overlay(bgr: np.ndarray, lines: list[str]) -> None:
-    """Draw text lines in the top-left corner, white on a dark outline (readable anywhere)."""
-    scale = max(0.4, min(bgr.shape[1], 1280) / 1600)
-    step = int(28 * scale / 0.8)
+    """Text lines in the top-left corner: one white pass over a darkened box.
+
+    One text rendering only: a dark outline drawn as a second, thicker pass does not line up
+    with the thin text on top (OpenCV 5 advances thick and thin glyphs differently), which
+    made the lines unreadable. The box makes white text legible on any background.
+    """
+    if not lines:
+        return
+    scale, thickness, line_height, box_w, box_h = overlay_layout(bgr.shape[1], lines)
+    x0, y0 = 4, 4
+    box = bgr[y0 : y0 + box_h, x0 : x0 + box_w]
+    cv2.convertScaleAbs(box, dst=box, alpha=OVERLAY_BOX_KEEP)
     for i, text in enumerate(lines):
-        origin = (8, step * (i + 1))
-        cv2.putText(bgr, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        baseline_y = y0 + 3 + line_height * (i + 1) - 6
         cv2.putText(
-            bgr, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA
+            bgr,
+            text,
+            (x0 + 6, baseline_y),
+            _OVERLAY_FONT,
+            scale,
+            (255, 255, 255),
+            thickness,
+            cv2.LINE_AA,
         )
 
 
@@ -392,7 +424,6 @@ class RecordingOutput:
     def __init__(
         self, path: Path, width: int, height: int, fps: float, encode: EncodeConfig
     ) -> None:
-        from realtime.pipeline import temporary_path
         from realtime.video_sink import VideoFileSink
 
         self.path = Path(path)
@@ -404,6 +435,8 @@ class RecordingOutput:
         )
         self._clock = _WallClock()
         self.notices = self._sink.notices
+        self._summary: str | None = None
+        self.final_path: Path | None = None
 
     @property
     def frames_written(self) -> int:
@@ -411,18 +444,38 @@ class RecordingOutput:
 
     def write(self, frame: np.ndarray, timestamp: float) -> None:
         self._sink.write(frame, self._clock.pts(timestamp))
+        if self._sink.disk_full:
+            # Finalise what fits now; the error then stops the live run.
+            self.close(complete=False)
 
     def close(self, complete: bool = True) -> str:
-        from realtime.pipeline import partial_path
-
-        self._sink.close()
-        if self._sink.frames_written == 0:
+        """Finalise the file; DiskFullError (after finalising) when the disk filled."""
+        if self._summary is not None:  # closed already (the disk filled)
+            return self._summary
+        try:
+            self._sink.close()
+        except BaseException:
             self.temp.unlink(missing_ok=True)
-            return f"recording: no frames, nothing written to {self.path}"
-        final = self.path if complete else partial_path(self.path)
-        os.replace(self.temp, final)
-        self.final_path = final
-        return f"recording: {self._sink.frames_written} frames -> {final}"
+            raise
+        frames = self._sink.frames_written
+        if frames == 0:
+            self.temp.unlink(missing_ok=True)
+            self._summary = f"recording: no frames, nothing written to {self.path}"
+        else:
+            full = self._sink.disk_full
+            final = self.path if complete and not full else partial_path(self.path)
+            size = self.temp.stat().st_size
+            os.replace(self.temp, final)
+            self.final_path = final
+            self._summary = f"recording: {frames} frames -> {final}"
+        if self._sink.disk_full:
+            kept = (
+                f"{frames} frames ({human_bytes(size)}) finalised in {self.final_path}"
+                if frames
+                else "no frame could be kept"
+            )
+            raise disk_full_error(self.path, kept)
+        return self._summary
 
 
 def _rate(fps: float) -> Fraction:

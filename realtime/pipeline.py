@@ -28,8 +28,9 @@ import numpy as np
 
 from realtime.config import EncodeConfig
 from realtime.errors import UserError
+from realtime.files import check_output_folder, partial_path, temporary_path
 from realtime.progress import Progress
-from realtime.video_sink import VideoFileSink, check_encode_config
+from realtime.video_sink import VideoFileSink, check_encode_config, container_format
 from realtime.video_source import VideoFileSource, VideoInfo
 
 _END = object()  # end-of-stream marker in the queues
@@ -43,6 +44,8 @@ class VideoResult:
     frames_written: int
     seconds: float
     interrupted: bool = False
+    disk_full: bool = False  # the disk filled: the frames written are in the partial file
+    bytes_written: int = 0
     damaged: str | None = None  # why decoding stopped early, if it did
     info: VideoInfo | None = None
     notices: list[str] = field(default_factory=list)
@@ -52,29 +55,14 @@ class VideoResult:
         return self.frames_written / self.seconds if self.seconds > 0 else 0.0
 
 
-def temporary_path(output: Path) -> Path:
-    """Where a run writes before the output is complete (same suffix: same container)."""
-    return output.with_name(f"{output.stem}.incomplete{output.suffix}")
-
-
-def partial_path(output: Path) -> Path:
-    """Where an interrupted run leaves its finalised, playable part."""
-    return output.with_name(f"{output.stem}.partial{output.suffix}")
-
-
 def check_paths(input_path: Path, output_path: Path) -> None:
     """Fail early, before any work, on outputs that can only go wrong."""
     if not input_path.exists():
         raise UserError(f"input not found: {input_path}")
     if output_path.resolve() == input_path.resolve():
         raise UserError(f"output {output_path} is the input file; choose another output path")
-    if not output_path.suffix:
-        raise UserError(f"output {output_path} has no suffix; name it e.g. out.mp4 or out.mkv")
-    parent = output_path.resolve().parent
-    if not parent.is_dir():
-        raise UserError(f"output folder {parent} does not exist; create it or choose another")
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"output folder {parent} is not writable; choose another output path")
+    container_format(output_path)
+    check_output_folder(output_path)
 
 
 class _Stop(Exception):
@@ -157,7 +145,16 @@ def stylize_video(
     width, height = output_size(info.width, info.height)
     temp = temporary_path(output_path)
     temp.unlink(missing_ok=True)
-    sink = VideoFileSink(temp, width, height, info.rate, info.time_base, encode, input_path)
+    sink = VideoFileSink(
+        temp,
+        width,
+        height,
+        info.rate,
+        info.time_base,
+        encode,
+        input_path,
+        expected_frames=info.frame_count or 0,
+    )
 
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -187,6 +184,10 @@ def stylize_video(
                 image, pts = item
                 sink.write(image, pts)
                 progress.update()
+                if sink.disk_full:
+                    # Stop the run like Ctrl-C does: what is written gets finalised.
+                    stop.set()
+                    return
         except _Stop:
             pass
         except BaseException as exc:
@@ -218,6 +219,10 @@ def stylize_video(
             decoded.drain()
             decoder.join()
             _finish_encoder(encoder, stylized)
+        elif sink.disk_full:
+            decoded.drain()
+            decoder.join()
+            encoder.join()
         else:
             encoder.join()
             stop.set()
@@ -226,15 +231,22 @@ def stylize_video(
             _abandon(decoder, encoder, decoded, stylized, sink, source, temp)
             raise errors[0]
         progress.close()
-        sink.close(audio_until_video_end=interrupted)
+        try:
+            sink.close(audio_until_video_end=interrupted)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            source.close()
+            raise
         source.close()
+        disk_full = sink.disk_full  # also when the encoder's last frames filled it
         notices = list(source.notices) + list(sink.notices)
         written = sink.frames_written
+        size = sink.bytes_written
         if written == 0:
             temp.unlink(missing_ok=True)
             final: Path | None = None
         else:
-            final = partial_path(output_path) if interrupted else output_path
+            final = partial_path(output_path) if interrupted or disk_full else output_path
             os.replace(temp, final)
     return VideoResult(
         output=final,
@@ -242,7 +254,9 @@ def stylize_video(
         frames_written=written,
         seconds=time.perf_counter() - started,
         interrupted=interrupted,
-        damaged=None if interrupted else source.damaged,
+        disk_full=disk_full,
+        bytes_written=size,
+        damaged=None if interrupted or disk_full else source.damaged,
         info=info,
         notices=notices,
     )

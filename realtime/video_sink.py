@@ -8,8 +8,9 @@ The container format follows the output path's suffix.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Collection
+import contextlib
+import io
+from collections.abc import Callable, Collection
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,6 +22,13 @@ from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 from realtime.audio_copy import AudioCopier
 from realtime.config import EncodeConfig
 from realtime.errors import UserError
+from realtime.files import (
+    ReservedFile,
+    SpaceReserve,
+    check_output_folder,
+    disk_full_error,
+    is_disk_full,
+)
 
 X264_PRESETS = (
     "ultrafast",
@@ -81,7 +89,10 @@ class VideoFileSink:
         time_base: Fraction,
         encode: EncodeConfig,
         audio_from: Path | None,
+        expected_frames: int = 0,
     ) -> None:
+        """``expected_frames`` sizes the disk-space reserve that lets a full disk still end
+        in a playable file (0: unknown, the reserve grows as frames are written)."""
         self.path = Path(path)
         self.width, self.height = width, height
         self.rate, self.time_base = Fraction(rate), Fraction(time_base)
@@ -109,7 +120,18 @@ class VideoFileSink:
         codec, notice = pick_h264_encoder(av.codecs_available)
         if notice:
             self.notices.append(notice)
-        self._container = _open_output(self.path)
+        self._reserve = SpaceReserve(self.path, expected_frames)
+        if self._reserve.size == 0:
+            self._reserve.release()
+            raise disk_full_error(self.path, "nothing written")
+        self._file = ReservedFile(self.path, self._reserve)
+        self._reserve_short = False
+        self._muxed = 0  # video packets in the file; the encoder holds some frames back
+        try:
+            self._container = _open_output(self.path, self._file)
+        except BaseException:
+            self._discard()
+            raise
         self._audio: AudioCopier | None = None
         try:
             self._stream = self._add_video(codec, coded_w, coded_h, encode)
@@ -118,8 +140,9 @@ class VideoFileSink:
                 self.notices.extend(self._audio.notices)
                 self._audio.notices.clear()
         except BaseException:
-            self._container.close()
-            self.path.unlink(missing_ok=True)
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._discard()
             raise
         self._reformatter = VideoReformatter()
 
@@ -127,6 +150,8 @@ class VideoFileSink:
         """Encode one uint8 (H, W, 3) RGB frame shown at ``pts`` (in ``time_base``)."""
         if self._closed:
             raise RuntimeError("write() on a closed VideoFileSink")
+        if self.disk_full:
+            raise RuntimeError("write() after the disk filled; close() the sink instead")
         if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
             raise ValueError(
                 f"expected a uint8 ({self.height}, {self.width}, 3) frame, "
@@ -142,11 +167,37 @@ class VideoFileSink:
         )
         frame.pts = self._next_pts(pts)
         frame.time_base = self.time_base
-        self._container.mux(self._stream.encode(frame))
+        packets = self._stream.encode(frame)
+        self._guarded(lambda: self._container.mux(packets))
+        self._muxed += len(packets)
         self.frames_written += 1
         if self._audio is not None:
-            self._audio.mux_until(float(frame.pts * self.time_base))
+            self._guarded(lambda: self._audio.mux_until(float(frame.pts * self.time_base)))
             self._take_audio_notices()
+        # Keep room for the index of every frame so far; when even that is not there, the
+        # disk is full for our purposes: stop now, while the file can still be finished.
+        if not self._reserve.ensure(self.frames_written + 1):
+            self._reserve_short = True
+
+    @property
+    def disk_full(self) -> bool:
+        """The disk filled: stop writing and ``close()``, which finalises what was written."""
+        return self._file.disk_full or self._reserve_short
+
+    @property
+    def bytes_written(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def _guarded(self, mux: Callable[[], object]) -> None:
+        """Run a mux call; a full disk that even the reserve could not absorb is one line."""
+        try:
+            mux()
+        except (OSError, av.error.FFmpegError) as exc:
+            if isinstance(exc, OSError) and is_disk_full(exc) or self._file.disk_full:
+                raise disk_full_error(
+                    self.path, f"{self.frames_written} frames could not be finalised"
+                ) from exc
+            raise
 
     @property
     def audio_packets_written(self) -> int:
@@ -162,21 +213,56 @@ class VideoFileSink:
         if self._closed:
             return
         self._closed = True
+        failed = True
         try:
-            self._container.mux(self._stream.encode(None))
+            if not self.disk_full:
+                self._flush_encoder()
+            # The reserve's room is for the container's index (written by close()).
+            self._reserve.release()
+            if self.disk_full:
+                # What the file holds: the frames left in the encoder's lookahead are gone.
+                self.frames_written = self._muxed
             if self._audio is not None:
-                until = self._video_end() if audio_until_video_end else None
-                self._audio.finish(until)
+                cut = audio_until_video_end or self.disk_full
+                self._audio.finish(self._video_end() if cut else None)
                 self._take_audio_notices()
             if self._nudged:
                 self.notices.append(
                     f"{self._nudged} frame(s) had timestamps not after the previous frame's; "
                     "they were moved one tick later"
                 )
+            failed = False
         finally:
+            self._reserve.release()
             if self._audio is not None:
                 self._audio.close()
-            self._container.close()
+            try:
+                self._container.close()
+            except (OSError, av.error.FFmpegError) as exc:
+                if not failed:  # the first error is the one to report
+                    if self._file.disk_full or is_disk_full(exc):
+                        raise disk_full_error(
+                            self.path, f"{self._muxed} frames could not be finalised"
+                        ) from exc
+                    raise
+            finally:
+                self._file.close()
+
+    def _flush_encoder(self) -> None:
+        """Mux the frames the encoder still holds, one at a time, stopping when the disk
+        fills (the reserve absorbs that write; what is left of it is for the index)."""
+        for packet in self._stream.encode(None):
+            self._guarded(lambda packet=packet: self._container.mux(packet))
+            self._muxed += 1
+            if self._file.disk_full:
+                return
+
+    def _discard(self) -> None:
+        """Remove everything this sink created (a sink that could not start)."""
+        self._reserve.release()
+        if hasattr(self, "_file"):
+            self._file.close()
+        self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> VideoFileSink:
         return self
@@ -243,21 +329,32 @@ class VideoFileSink:
 
 
 def _check_output_path(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise UserError(f"output {path} is a directory; give a file name such as out.mp4")
-    if not parent.is_dir():
-        raise UserError(f"output folder {parent} does not exist; create it or choose another")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"output folder {parent} is not writable; choose another output path")
+    check_output_folder(path)
+    container_format(path)
 
 
-def _open_output(path: Path) -> av.container.OutputContainer:
+def container_format(path: Path) -> str:
+    """FFmpeg's muxer for an output named ``path`` (guessed from its suffix, as FFmpeg does),
+    or a one-line error naming the suffix. Nothing is written."""
+
+    class _Named(io.BytesIO):
+        name = Path(path).name
+
     try:
-        return av.open(str(path), "w")
-    except ValueError as exc:  # PyAV: "Could not determine output format"
+        probe = av.open(_Named(), "w")
+    except ValueError:  # PyAV: "Could not determine output format"
         raise UserError(
-            f"cannot tell the output format from {path.name!r}; name the output .mp4, .mkv or .mov"
-        ) from exc
+            f"cannot write video as {Path(path).suffix or 'a file without a suffix'} "
+            f"({Path(path).name}); name the output .mp4, .mkv or .mov"
+        ) from None
+    with contextlib.closing(probe):
+        return probe.format.name
+
+
+def _open_output(path: Path, file: ReservedFile) -> av.container.OutputContainer:
+    try:
+        return av.open(file, "w", format=container_format(path))
     except (av.error.FFmpegError, OSError) as exc:
+        if is_disk_full(exc) or file.disk_full:
+            raise disk_full_error(path, "nothing written") from exc
         raise UserError(f"cannot write {path} ({exc}); choose another output path") from exc

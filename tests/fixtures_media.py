@@ -51,9 +51,11 @@ _AUDIO_ENCODERS = {"aac": "aac", "mp3": "libmp3lame", "pcm": "pcm_s16le"}
 
 
 def pattern_frame(index: int, width: int, height: int, pattern: str = "moving") -> np.ndarray:
-    """Frame ``index`` of a clip: uint8 (H, W, 3) RGB."""
-    if pattern not in ("moving", "still"):
+    """Frame ``index`` of a clip: uint8 (H, W, 3) RGB. ``noise`` is incompressible."""
+    if pattern not in ("moving", "still", "noise"):
         raise ValueError(f"unknown pattern {pattern!r}")
+    if pattern == "noise":
+        return np.random.default_rng(index).integers(0, 256, (height, width, 3), dtype=np.uint8)
     image = np.full((height, width, 3), 40, np.uint8)
     image[: max(1, height // 4), : max(1, width // 4)] = 255  # the orientation mark
     if pattern == "moving":

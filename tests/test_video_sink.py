@@ -326,9 +326,18 @@ def test_output_is_a_directory(tmp_path: Path) -> None:
 
 def test_unknown_output_format(tmp_path: Path) -> None:
     out = tmp_path / "out.xyz"
-    with pytest.raises(UserError, match="cannot tell the output format"):
+    with pytest.raises(UserError, match=r"cannot write video as \.xyz \(out\.xyz\)"):
         _sink(out)
-    assert not out.exists()
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_output_format_error_names_the_users_file(clip_aac, tmp_path, capsys) -> None:
+    from realtime.cli import main
+
+    assert main(["video", str(clip_aac), str(tmp_path / "out.xyz")]) == 2
+    err = capsys.readouterr().err
+    assert "out.xyz" in err and "incomplete" not in err
+    assert not list(tmp_path.iterdir())
 
 
 def test_container_without_h264_leaves_no_file(tmp_path: Path) -> None:

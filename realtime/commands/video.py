@@ -19,6 +19,7 @@ from realtime.commands.options import (
 )
 from realtime.config import RunConfig
 from realtime.errors import EXIT_DAMAGED_INPUT, EXIT_INTERRUPTED, EXIT_OK, UserError
+from realtime.files import disk_full_error, human_bytes
 from realtime.progress import Progress
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         temporal = temporal_stage(config.process.temporal, config.process.temporal_strength)
         style = resolve_style(config.style, config.engine)
         stylizer = OnnxStylizer(style.path, config.engine, style_name=style.name)
+        stylizer.check_memory(*_processing_size_of(args.input, config))
         processor = FrameProcessor(
             stylizer,
             config.process,
@@ -94,6 +96,15 @@ def run(args: argparse.Namespace) -> int:
     for notice in result.notices:
         print(f"realtime: note: {notice}", file=sys.stderr)
     info = result.info
+    if result.disk_full:
+        of = f" of {info.frame_count}" if info and info.frame_count else ""
+        kept = (
+            f"{result.frames_written}{of} frames ({human_bytes(result.bytes_written)}) "
+            f"finalised in {result.output}"
+            if result.output
+            else "no frame could be kept"
+        )
+        raise disk_full_error(args.output, kept)
     where = result.output if result.output else "no output (no frame was finished)"
     print(
         f"{result.frames_written} frames"
@@ -113,6 +124,18 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_DAMAGED_INPUT
     return EXIT_OK
+
+
+def _processing_size_of(path: Path, config: RunConfig) -> tuple[int, int]:
+    """The size the network sees for this file's frames (from its header, not decoded)."""
+    from realtime.frames import processing_size
+    from realtime.video_source import VideoFileSource
+
+    source = VideoFileSource(path)
+    try:
+        return processing_size(source.info.width, source.info.height, config.process)
+    finally:
+        source.close()
 
 
 def _check_optimise_choice(args: argparse.Namespace, config: RunConfig) -> None:
@@ -155,8 +178,9 @@ def _optimising_processor(
         expected_seconds,
     )
     from models.optimise import load_optimiser, seconds_per_step
-    from realtime.commands.image import OPTIMISE_SIZE, read_image
+    from realtime.commands.image import OPTIMISE_SIZE
     from realtime.frames import FrameProcessor, output_stages, processing_size
+    from realtime.images import read_image
     from realtime.progress import format_duration
     from realtime.temporal import temporal_stage
     from realtime.video_source import VideoFileSource
