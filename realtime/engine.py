@@ -34,7 +34,8 @@ import numpy as np
 
 from realtime.config import DEVICES, EngineConfig
 from realtime.errors import ProviderError, UserError
-from realtime.model_io import ModelInfo, check_style_network, read_model_info
+from realtime.memory import check_fits, network_bytes
+from realtime.model_io import ARCH, ModelInfo, check_style_network, read_model_info
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -302,6 +303,17 @@ class OnnxStylizer:
         # GPU providers: bind the host input and a host output explicitly, so ONNX Runtime copies
         # each way once and no output is left on the device (postprocess runs in numpy).
         self._binding = self.session.io_binding() if self.provider != CPU else None
+
+    def check_memory(self, width: int, height: int) -> None:
+        """Refuse, before any work, a frame size whose activations would not fit in memory."""
+        arch = self.info.arch or ARCH
+        check_fits(
+            network_bytes(arch, width, height),
+            width,
+            height,
+            f"the style network ({arch})",
+            "stylize smaller with --size",
+        )
 
     def check_frame(self, frame: np.ndarray) -> None:
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3:

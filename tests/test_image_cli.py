@@ -55,7 +55,11 @@ def test_pth_checkpoint_is_accepted(photo, style_pth, tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("case", "message"),
-    [("missing", "not found"), ("not_image", "cannot read"), ("suffix", "unknown image type")],
+    [
+        ("missing", "not found"),
+        ("not_image", "cannot read"),
+        ("suffix", "cannot write an image as .xyz"),
+    ],
 )
 def test_bad_image_input(case, message, photo, style_onnx, tmp_path, capsys) -> None:
     src, out = photo, tmp_path / "out.png"
@@ -152,3 +156,108 @@ def test_bad_optimisation_options_are_one_line_errors(
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0], errors
     assert not out.exists()
+
+
+# -- transparency, folders, memory ------------------------------------------------------------
+
+
+@pytest.fixture()
+def rgba_photo(tmp_path):
+    rng = np.random.default_rng(4)
+    bgra = cv2.GaussianBlur(rng.integers(0, 256, (48, 72, 4), dtype=np.uint8), (0, 0), 2)
+    bgra[:, :, 3] = np.linspace(0, 255, 72, dtype=np.uint8)[None, :]  # a left-to-right fade
+    path = tmp_path / "rgba.png"
+    cv2.imwrite(str(path), bgra)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".tiff"])
+def test_alpha_is_copied_back(rgba_photo, style_onnx, tmp_path, suffix) -> None:
+    out = tmp_path / f"out{suffix}"
+    assert main(["image", str(rgba_photo), str(out), "--style", str(style_onnx)]) == 0
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    source = cv2.imread(str(rgba_photo), cv2.IMREAD_UNCHANGED)
+    assert written.shape == (48, 72, 4)
+    if suffix == ".webp":  # lossy by default: the fade survives within a few levels
+        assert np.abs(written[:, :, 3].astype(int) - source[:, :, 3]).max() <= 8
+    else:
+        assert np.array_equal(written[:, :, 3], source[:, :, 3])
+
+
+def test_alpha_into_jpeg_is_dropped_with_a_warning(rgba_photo, style_onnx, tmp_path, capsys):
+    out = tmp_path / "out.jpg"
+    assert main(["image", str(rgba_photo), str(out), "--style", str(style_onnx)]) == 0
+    assert "alpha channel is dropped" in capsys.readouterr().err
+    assert cv2.imread(str(out), cv2.IMREAD_UNCHANGED).shape == (48, 72, 3)
+
+
+def test_unwritable_folder_says_so(photo, style_onnx, tmp_path, capsys) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code = main(["image", str(photo), str(locked / "o.png"), "--style", str(style_onnx)])
+    finally:
+        locked.chmod(0o700)
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "is not writable" in err and "create it" not in err
+
+
+def test_image_too_large_for_memory_is_refused_with_the_size_that_fits(
+    style_onnx, tmp_path, capsys
+) -> None:
+    from realtime.memory import available_bytes, network_bytes
+
+    side = 8000
+    available = available_bytes()
+    if available is None or network_bytes("transformer-net", side, side) < available:
+        pytest.skip(f"this machine has the memory for a {side}x{side} frame")
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.full((side, side, 3), 128, np.uint8))  # small file, 192 MB decoded
+    out = tmp_path / "out.png"
+    assert main(["image", str(big), str(out), "--style", str(style_onnx)]) == EXIT_USAGE
+    err = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(err) == 1 and "memory" in err[0] and "--size" in err[0], err
+    fits = int(err[0].split("--size ")[1].split()[0])
+    assert 16 <= fits < side
+    assert network_bytes("transformer-net", fits, fits) <= available
+    assert not out.exists()
+
+
+def test_memory_estimate_is_within_a_factor_of_two_of_the_peak(style_onnx, tmp_path) -> None:
+    """The guard's estimate against the peak resident memory of a real run (a subprocess, so
+    that nothing else this test session did counts)."""
+    import json
+    import subprocess
+    import sys
+
+    from realtime.memory import network_bytes
+
+    width, height = 1600, 1200
+    photo = tmp_path / "photo.jpg"
+    rng = np.random.default_rng(0)
+    cv2.imwrite(
+        str(photo),
+        cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), (0, 0), 3),
+    )
+    script = (
+        "import json, resource, sys\n"
+        "from realtime.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(json.dumps({'code': code, 'peak': peak}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "image", str(photo), str(tmp_path / "out.png"),
+         "--style", str(style_onnx), "--device", "cpu"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0
+    ratio = network_bytes("transformer-net", width, height) / result["peak"]
+    assert 0.5 <= ratio <= 2.0, ratio

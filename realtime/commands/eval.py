@@ -274,8 +274,8 @@ def _register_style(metrics: argparse._SubParsersAction) -> None:
 
 
 def run_style(args: argparse.Namespace) -> int:
-    from realtime.commands.image import read_image
     from realtime.frames import MIN_PROCESS_SIDE, resize
+    from realtime.images import read_image
 
     if args.size is not None and args.size < MIN_PROCESS_SIDE:
         raise UserError(f"--size {args.size} is too small; use at least {MIN_PROCESS_SIDE} px")

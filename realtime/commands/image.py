@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -19,12 +18,18 @@ from realtime.commands.options import (
 )
 from realtime.config import RunConfig
 from realtime.errors import EXIT_OK, UserError
+from realtime.images import (
+    IMAGE_SUFFIXES,
+    check_output_image,
+    read_image,
+    read_image_with_alpha,
+    write_image,
+)
 from realtime.progress import Progress
 
 # Default long side for optimisation: Gatys et al.'s results are at about this size, and each
 # doubling costs four times the time per step.
 OPTIMISE_SIZE = 512
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,44 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_process_options(parser)
     add_optimise_options(parser, video=False)
     parser.set_defaults(run=run)
-
-
-def read_image(path: Path) -> np.ndarray:
-    """Read an image as uint8 RGB, upright (OpenCV applies the EXIF orientation)."""
-    import cv2
-
-    if not path.is_file():
-        raise UserError(f"input image not found: {path}")
-    data = np.fromfile(path, dtype=np.uint8)  # imdecode: works with any path encoding
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise UserError(f"cannot read {path} as an image; give a JPEG, PNG, BMP, WebP or TIFF file")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def check_output_image(path: Path) -> None:
-    """Fail before any work on an output that cannot be written."""
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise UserError(
-            f"unknown image type {path.suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}"
-        )
-    parent = path.resolve().parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise UserError(f"cannot write to folder {parent}; create it or choose another output")
-
-
-def write_image(path: Path, image: np.ndarray) -> None:
-    """Write atomically: the final name appears only once the file is complete."""
-    import cv2
-
-    check_output_image(path)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
-    ok, encoded = cv2.imencode(path.suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
-    if not ok:
-        raise UserError(f"could not encode {path.name}; try .png or .jpg")
-    temp = path.with_name(f"{path.stem}.incomplete{path.suffix}")
-    encoded.tofile(temp)
-    os.replace(temp, path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,21 +66,22 @@ def run(args: argparse.Namespace) -> int:
         )
     if optimise.style_image is not None and not optimise.style_image.is_file():
         raise UserError(f"style image not found: {optimise.style_image}")
-    source = read_image(args.input)
+    source, alpha = read_image_with_alpha(args.input)
     if config.optimise.style_image is not None:
-        return _run_optimised(args, config, source)
+        return _run_optimised(args, config, source, alpha)
     from realtime.engine import OnnxStylizer
     from realtime.frames import FrameProcessor, output_stages, processing_size
     from realtime.style_registry import resolve_style
 
     # A size the network cannot take should fail before the model loads.
-    processing_size(source.shape[1], source.shape[0], config.process)
+    width, height = processing_size(source.shape[1], source.shape[0], config.process)
     stages = output_stages(config.process)
     style = resolve_style(config.style, config.engine)
     stylizer = OnnxStylizer(style.path, config.engine, style_name=style.name)
+    stylizer.check_memory(width, height)
     processor = FrameProcessor(stylizer, config.process, at_output_size=stages)
     result = processor(source)
-    write_image(args.output, result)
+    write_image(args.output, result, alpha)
     height, width = result.shape[:2]
     print(
         f"wrote {args.output} ({width}x{height}) with style {style.name!r} on {stylizer.provider}",
@@ -122,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_optimised(args: argparse.Namespace, config: RunConfig, source: np.ndarray) -> int:
+def _run_optimised(
+    args: argparse.Namespace, config: RunConfig, source: np.ndarray, alpha: np.ndarray | None
+) -> int:
     """``--style-image``: Gatys et al. from the content, or (``--method gatys``) from the
     network's output. Optimisation runs at the processing size, by default a long side of
     OPTIMISE_SIZE: the full size of a photograph takes many minutes per image on a CPU."""
@@ -177,7 +147,7 @@ def _run_optimised(args: argparse.Namespace, config: RunConfig, source: np.ndarr
     target = resize(source, output)
     for stage in stages:
         result = stage(result, target)
-    write_image(args.output, result)
+    write_image(args.output, result, alpha)
     print(
         f"wrote {args.output} ({output[0]}x{output[1]}): Gatys {how} at {width}x{height}, "
         f"{steps}, {seconds:.1f} s",
