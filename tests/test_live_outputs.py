@@ -31,6 +31,7 @@ from realtime.live_outputs import (
     VirtualCameraOutput,
     check_stream_url,
     check_window_support,
+    draw_overlay,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -319,6 +320,42 @@ def test_cockatoo_as_camera_streams_stylized_frames(
     assert "--duration 3 s reached" in err
 
 
+# -- the overlay: legible on any background ---------------------------------------------------
+
+OVERLAY_LINES = ["live 18.3 fps | latency p50 407 ms, p95 512 ms", "style mosaic | temporal on"]
+
+
+def _legibility(drawn_on_white: np.ndarray, drawn_on_black: np.ndarray) -> tuple[float, float]:
+    """On a white frame, where a person needs contrast most: (share of the glyph pixels that
+    are bright, share of the pixels 2 px around them that are dark; anti-aliasing greys a few
+    at small sizes). The glyphs are found on the black frame."""
+    import cv2
+
+    glyphs = drawn_on_black.min(axis=2) >= 200
+    ys, xs = np.nonzero(glyphs)
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    near = cv2.dilate(glyphs.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    surround = near & ~cv2.dilate(glyphs.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    white = drawn_on_white.max(axis=2)
+    bright = float((white[glyphs] >= 200).mean())
+    dark = float((white[box][surround[box]] <= 120).mean())
+    return bright, dark
+
+
+@pytest.mark.parametrize("width", [320, 640, 1280, 1920])
+def test_overlay_is_one_legible_text_pass_on_any_background(width: int) -> None:
+    height = width * 9 // 16
+    white = np.full((height, width, 3), 255, np.uint8)
+    black = np.zeros((height, width, 3), np.uint8)
+    draw_overlay(white, OVERLAY_LINES)
+    draw_overlay(black, OVERLAY_LINES)
+    bright, dark = _legibility(white, black)
+    # Every stroke of the text stands out against what surrounds it: the white text keeps
+    # its place over a dark box. (Drawn as a thick dark outline plus thin white text, the
+    # two renderings drifted apart along the line and left white text on white.)
+    assert bright >= 0.99 and dark >= 0.9, (bright, dark)
+
+
 # -- the window under Xvfb, keys sent with xdotool --------------------------------------------
 
 
@@ -403,3 +440,56 @@ def test_window_keys_under_xvfb(style_onnx: Path, tmp_path: Path) -> None:
     assert "; quit" in err  # stopped by the key, not by --duration
     assert [p.name.startswith("realtime-beta-") for p in shots.glob("*.png")] == [True]
     assert "live: " in err and " fps | latency p50 " in err
+
+
+def _screenshot(display: str) -> np.ndarray:
+    """The whole X screen as RGB, read back the way a screen recorder does (x11grab)."""
+    if "x11grab" not in av.formats_available:
+        pytest.skip("this PyAV's FFmpeg has no x11grab to take a screenshot with")
+    with av.open(display, format="x11grab", options={"video_size": "800x600"}) as screen:
+        frame = next(screen.decode(video=0))
+        return frame.to_ndarray(format="rgb24")
+
+
+def test_window_overlay_is_legible_in_a_screenshot(style_onnx: Path, tmp_path: Path) -> None:
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not on PATH (apt-get install xvfb xdotool)")
+    try:
+        check_window_support()
+    except UserError as exc:
+        if "no window support" in str(exc):
+            pytest.skip(str(exc))
+    clip = make_clip(tmp_path / "wide.mp4", width=640, height=360, frames=250, rate=25)
+    with xvfb() as display:
+        env = {**os.environ, "DISPLAY": display}
+        env.pop("WAYLAND_DISPLAY", None)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "realtime", "webcam", "--camera", str(clip), "--style",
+             str(style_onnx), "--device", "cpu", "--duration", "20"],
+            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            window = xdotool(
+                display, "search", "--sync", "--onlyvisible", "--name", "realtime", timeout=20
+            ).split()
+            assert window, "no window appeared"
+            time.sleep(3.0)  # past the first stats line, so the overlay has both lines
+            geometry = xdotool(display, "getwindowgeometry", "--shell", window[0])
+            shot = _screenshot(display)
+            xdotool(display, "key", "--window", window[0], "q")
+            process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    where = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
+    x, y = int(where["X"]), int(where["Y"])
+    view = shot[y : y + 360, x : x + 640]
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "window.png"), cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
+    # The overlay's first line: a dark box with white text in it, whatever is behind it.
+    corner = view[6:24, 6:200].max(axis=2)
+    assert np.median(corner) <= 100, "the overlay's box is not dark over a white background"
+    assert 0.03 <= (corner >= 200).mean() <= 0.5, "no readable text in the overlay's box"
