@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.style_norm import apply_norm, make_norm
 from realtime.errors import UserError
 
 # The 9x9 reflection padding needs at least 5 pixels, and the 3x3 padding after two
@@ -44,17 +45,17 @@ class ConvLayer(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, num_styles: int | None = None) -> None:
         super().__init__()
         self.conv1 = ConvLayer(channels, channels, kernel_size=3, stride=1)
-        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.in1 = make_norm(channels, num_styles)
         self.conv2 = ConvLayer(channels, channels, kernel_size=3, stride=1)
-        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.in2 = make_norm(channels, num_styles)
         self.relu = nn.ReLU()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.in1(self.conv1(x)))
-        return self.in2(self.conv2(out)) + x
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.relu(apply_norm(self.in1, self.conv1(x), style))
+        return apply_norm(self.in2, self.conv2(out), style) + x
 
 
 class UpsampleConvLayer(nn.Module):
@@ -76,33 +77,38 @@ class UpsampleConvLayer(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    def __init__(self) -> None:
+    """``num_styles`` None: one style (the examples' layout); N: a multi-style network whose
+    forward takes (N, styles) mixing weights beside the image (``models.style_norm``)."""
+
+    def __init__(self, num_styles: int | None = None) -> None:
         super().__init__()
+        self.num_styles = num_styles
         self.conv1 = ConvLayer(3, 32, kernel_size=9, stride=1)
-        self.in1 = nn.InstanceNorm2d(32, affine=True)
+        self.in1 = make_norm(32, num_styles)
         self.conv2 = ConvLayer(32, 64, kernel_size=3, stride=2)
-        self.in2 = nn.InstanceNorm2d(64, affine=True)
+        self.in2 = make_norm(64, num_styles)
         self.conv3 = ConvLayer(64, 128, kernel_size=3, stride=2)
-        self.in3 = nn.InstanceNorm2d(128, affine=True)
-        self.res1 = ResidualBlock(128)
-        self.res2 = ResidualBlock(128)
-        self.res3 = ResidualBlock(128)
-        self.res4 = ResidualBlock(128)
-        self.res5 = ResidualBlock(128)
+        self.in3 = make_norm(128, num_styles)
+        self.res1 = ResidualBlock(128, num_styles)
+        self.res2 = ResidualBlock(128, num_styles)
+        self.res3 = ResidualBlock(128, num_styles)
+        self.res4 = ResidualBlock(128, num_styles)
+        self.res5 = ResidualBlock(128, num_styles)
         self.deconv1 = UpsampleConvLayer(128, 64, kernel_size=3, stride=1)
-        self.in4 = nn.InstanceNorm2d(64, affine=True)
+        self.in4 = make_norm(64, num_styles)
         self.deconv2 = UpsampleConvLayer(64, 32, kernel_size=3, stride=1)
-        self.in5 = nn.InstanceNorm2d(32, affine=True)
+        self.in5 = make_norm(32, num_styles)
         self.deconv3 = ConvLayer(32, 3, kernel_size=9, stride=1)
         self.relu = nn.ReLU()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y1 = self.relu(self.in1(self.conv1(x)))
-        y2 = self.relu(self.in2(self.conv2(y1)))
-        y = self.relu(self.in3(self.conv3(y2)))
-        y = self.res5(self.res4(self.res3(self.res2(self.res1(y)))))
-        y = self.relu(self.in4(self.deconv1(y, y2.shape[-2:])))
-        y = self.relu(self.in5(self.deconv2(y, x.shape[-2:])))
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        y1 = self.relu(apply_norm(self.in1, self.conv1(x), style))
+        y2 = self.relu(apply_norm(self.in2, self.conv2(y1), style))
+        y = self.relu(apply_norm(self.in3, self.conv3(y2), style))
+        for block in (self.res1, self.res2, self.res3, self.res4, self.res5):
+            y = block(y, style)
+        y = self.relu(apply_norm(self.in4, self.deconv1(y, y2.shape[-2:]), style))
+        y = self.relu(apply_norm(self.in5, self.deconv2(y, x.shape[-2:]), style))
         return self.deconv3(y)
 
 
