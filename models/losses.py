@@ -5,8 +5,19 @@ magnitudes, which differ by orders of magnitude between torchvision's ImageNet w
 the Caffe-derived ones. Every term here is divided by the size of its target, so one set of
 default weights works with either backbone:
 
-- content = mse(phi(y), phi(x)) / mean(phi(x)^2), per image, at each content layer;
-- style   = sum over layers of w_l * ||G(y) - G(s)||_F^2 / ||G(s)||_F^2, per image;
+- content, one of ``CONTENT_LOSSES``, per image, averaged over the content layers:
+  - ``mse`` (Johnson et al.'s): mse(phi(y), phi(x)) / mean(phi(x)^2);
+  - ``cosine``: the mean over positions of ||u(phi(y)) - u(phi(x))||^2, with u the channel
+    vector at a position scaled to unit length (LPIPS's normalisation, equal channel
+    weights). It asks that every position keeps the *kind* of feature the photo has there,
+    not its strength: a stylization may recolour and re-texture, but an edge stays an edge.
+    Johnson's mse, dominated by a few strong channels, punishes recolouring as much as lost
+    structure (docs/STYLES.md: the reference networks' outputs have a higher relu2_2 mse
+    than ours had, and keep far more of the photo);
+  - ``pixel``: mse(y, x) on the [0, 1] scale, no VGG (a network that reproduces its input,
+    as a starting point for style training);
+- style   = sum over layers of w_l * ||G(y) - G(s)||_F^2 / ||G(s)||_F^2, per image, against the
+  painting of that image's style (several paintings train a multi-style network);
 - tv      = mean squared difference of neighbouring pixels of y / 255 (range [0, 1]).
 
 All three are averaged over the batch. Grams and losses are computed in float32 even under
@@ -26,6 +37,10 @@ from models.vgg import CONTENT_LAYER, STYLE_LAYERS, VGG16Features
 # Guards only against 0/0: an absolute epsilon of any real size would dominate for
 # backbones with small activations (random weights have ~1e-10 Gram entries at relu4_3).
 _TINY = torch.finfo(torch.float32).tiny
+# LPIPS's epsilon: a channel vector of all zeros (a dead position) has no direction.
+_UNIT_EPS = 1e-10
+
+CONTENT_LOSSES = ("mse", "cosine", "pixel")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -42,6 +57,21 @@ def content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     mse = (output - target).pow(2).mean(dim=(1, 2, 3))
     scale = target.pow(2).mean(dim=(1, 2, 3))
     return (mse / scale.clamp_min(_TINY)).mean()
+
+
+def cosine_content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over positions of the squared distance of unit channel vectors, batch-averaged."""
+
+    def unit(features: torch.Tensor) -> torch.Tensor:
+        features = features.float()
+        return features / (features.norm(dim=1, keepdim=True) + _UNIT_EPS)
+
+    return (unit(output) - unit(target)).pow(2).sum(dim=1).mean()
+
+
+def pixel_loss(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Mean squared pixel difference on the [0, 1] scale."""
+    return ((output.float() - content.float()) / 255.0).pow(2).mean()
 
 
 def style_layer_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
@@ -73,58 +103,106 @@ class LossTerms:
 
 
 class PerceptualLoss(nn.Module):
-    """Johnson et al.'s training loss against one style image, with normalised terms.
+    """Johnson et al.'s training loss against one or several style images, normalised.
 
-    ``style_image`` is (1, 3, H, W) in [0, 255] at the size it should be matched at; its
-    Grams are computed once here. ``style_layer_weights`` defaults to 1 for each layer.
+    ``style_images``: one (1, 3, H, W) tensor in [0, 255] per style, each at the size it
+    should be matched at (or one tensor, for the single-style call); their Grams are computed
+    once here. ``style_weight``: one weight, or one per style. ``style_layer_weights`` defaults
+    to 1 for each layer.
     """
 
     def __init__(
         self,
         vgg: VGG16Features,
-        style_image: torch.Tensor,
+        style_images: torch.Tensor | Sequence[torch.Tensor],
         content_weight: float,
-        style_weight: float,
+        style_weight: float | Sequence[float],
         tv_weight: float = 0.0,
         content_layers: Sequence[str] = (CONTENT_LAYER,),
         style_layers: Sequence[str] = STYLE_LAYERS,
         style_layer_weights: Mapping[str, float] | None = None,
+        content_loss: str = "mse",
     ) -> None:
         super().__init__()
+        if content_loss not in CONTENT_LOSSES:
+            raise ValueError(f"content_loss must be one of {CONTENT_LOSSES}, got {content_loss!r}")
+        if isinstance(style_images, torch.Tensor):
+            style_images = [style_images]
+        style_images = list(style_images)
+        weights_per_style = (
+            [float(style_weight)] * len(style_images)
+            if isinstance(style_weight, int | float)
+            else [float(w) for w in style_weight]
+        )
+        if not style_images and not any(weights_per_style):
+            weights_per_style = [0.0]  # content only: a network that keeps its input
+        elif len(weights_per_style) != len(style_images):
+            raise ValueError(
+                f"{len(weights_per_style)} style weights for {len(style_images)} style images"
+            )
         self.vgg = vgg
         self.content_weight = content_weight
-        self.style_weight = style_weight
+        self.style_weights = torch.tensor(weights_per_style)
         self.tv_weight = tv_weight
-        self.content_layers = tuple(content_layers)
-        self.style_layers = tuple(style_layers)
-        weights = dict(style_layer_weights or {})
-        unknown = set(weights) - set(self.style_layers)
+        self.content_kind = content_loss
+        self.content_layers = () if content_loss == "pixel" else tuple(content_layers)
+        self.style_layers = tuple(style_layers) if any(weights_per_style) else ()
+        layer_weights = dict(style_layer_weights or {})
+        unknown = set(layer_weights) - set(style_layers)
         if unknown:
             raise ValueError(f"style_layer_weights for layers not in style_layers: {unknown}")
-        self.style_layer_weights = {name: weights.get(name, 1.0) for name in self.style_layers}
+        self.style_layer_weights = {name: layer_weights.get(name, 1.0) for name in style_layers}
+        grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.style_layers}
         with torch.no_grad():
-            feats = vgg(style_image, self.style_layers)
-            grams = {name: gram_matrix(feats[name]) for name in self.style_layers}
-        self.style_grams = grams
+            for image in style_images:
+                feats = vgg(image, self.style_layers)
+                for name in self.style_layers:
+                    grams[name].append(gram_matrix(feats[name])[0])
+        # (styles, C, C) per layer: an image's target is the row of its style.
+        self.style_grams = {name: torch.stack(g) for name, g in grams.items()}
 
-    def forward(self, output: torch.Tensor, content: torch.Tensor) -> LossTerms:
-        """Losses of stylized ``output`` for ``content`` (both N x 3 x H x W in [0, 255])."""
-        out_feats = self.vgg(output, self.content_layers + self.style_layers)
-        with torch.no_grad():
-            target_feats = self.vgg(content, self.content_layers)
-        c_loss = sum(
-            (content_loss(out_feats[n], target_feats[n]) for n in self.content_layers),
-            start=torch.zeros((), device=output.device),
-        )
-        s_loss = sum(
-            (
-                self.style_layer_weights[n]
-                * style_layer_loss(gram_matrix(out_feats[n]), self.style_grams[n])
-                for n in self.style_layers
-            ),
-            start=torch.zeros((), device=output.device),
-        )
+    @property
+    def num_styles(self) -> int:
+        return len(self.style_weights)
+
+    def forward(
+        self, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor | None = None
+    ) -> LossTerms:
+        """Losses of stylized ``output`` for ``content`` (both N x 3 x H x W in [0, 255]);
+        ``style`` (N,) is each image's style index (default: all style 0)."""
+        device = output.device
+        if style is None:
+            style = torch.zeros(output.shape[0], dtype=torch.long, device=device)
+        wanted = self.content_layers + self.style_layers
+        out_feats = self.vgg(output, wanted) if wanted else {}
+        c_loss = self._content(output, content, out_feats)
+        per_image = torch.zeros(output.shape[0], device=device)
+        for name in self.style_layers:
+            weight = self.style_layer_weights[name]
+            if weight == 0:
+                continue
+            target = self.style_grams[name].to(device)[style]
+            diff = (gram_matrix(out_feats[name]) - target).pow(2).sum(dim=(1, 2))
+            per_image = per_image + weight * diff / target.pow(2).sum(dim=(1, 2)).clamp_min(_TINY)
+        s_loss = per_image.mean()
+        weighted_style = (self.style_weights.to(device)[style] * per_image).mean()
         # Computed even at weight 0: it is cheap and worth logging.
         tv = total_variation(output)
-        total = self.content_weight * c_loss + self.style_weight * s_loss + self.tv_weight * tv
+        total = self.content_weight * c_loss + weighted_style + self.tv_weight * tv
         return LossTerms(total=total, content=c_loss, style=s_loss, tv=tv)
+
+    def _content(
+        self, output: torch.Tensor, content: torch.Tensor, out_feats: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        if self.content_kind == "pixel":
+            return pixel_loss(output, content)
+        with torch.no_grad():
+            target_feats = self.vgg(content, self.content_layers)
+        layer_loss = cosine_content_loss if self.content_kind == "cosine" else content_loss
+        total = sum(
+            (layer_loss(out_feats[n], target_feats[n]) for n in self.content_layers),
+            start=torch.zeros((), device=output.device),
+        )
+        # Averaged over layers for cosine (each term is in [0, 4]); summed for Johnson's mse,
+        # whose recipes are written for one layer.
+        return total / len(self.content_layers) if self.content_kind == "cosine" else total

@@ -1,59 +1,77 @@
-"""Training a TransformerNet for one style image (Johnson et al. 2016), with normalised losses.
+"""Training a TransformerNet for one style image or several (Johnson et al. 2016), with
+normalised losses.
 
 Outputs, for ``--out DIR/NAME.pth``:
 
-- ``NAME.pth``: a plain TransformerNet state_dict (loads in the PyTorch examples too);
-- ``NAME.json``: the model card (style, dataset, full recipe, losses, VGG weights, timing);
+- ``NAME.pth``: a plain TransformerNet state_dict (a single-style one loads in the PyTorch
+  examples too; a multi-style one has (styles, channels) norm parameters);
+- ``NAME.json``: the model card (styles, dataset, full recipe, losses, VGG weights, timing);
 - ``NAME.checkpoints/step_NNNNNN.pt``: periodic checkpoints (newest few kept) for ``--resume``;
-- ``NAME.previews/step_NNNNNN.jpg``: a fixed content image stylized every N steps.
+- ``NAME.previews/step_NNNNNN.jpg``: a fixed content image stylized every N steps (one
+  panel per style).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import json
+import logging
 import math
-import os
 import random
 import re
-import sys
 import time
 import warnings
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from models.data import AugmentedImageStream, ImageFolder, find_images, load_image_tensor
-from models.lite_net import LITE_SPEC
 from models.losses import PerceptualLoss
-from models.transformer_net import (
-    ARCH_CARD_NAMES,
-    ARCHS,
-    MIN_SIDE,
-    build_network,
-    clean_state_dict,
+from models.style_norm import num_styles_of_state
+from models.train_config import (
+    ARCH_NAMES,
+    CONTENT_LOSS_KINDS,
+    LR_SCHEDULES,
+    RESUME_LATEST,
+    STYLE_LAYER_NAMES,
+    TrainConfig,
 )
-from models.vgg import STYLE_LAYERS, load_vgg16
+from models.transformer_net import MIN_SIDE, build_network, clean_state_dict
+from models.vgg import LAYERS, VGG16Features, load_vgg16
+from realtime.cards import write_card
 from realtime.errors import UserError
-from realtime.files import sha256_file
-from realtime.progress import Progress
+from realtime.files import atomic_output
+from realtime.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "RESUME_LATEST",
+    "TrainConfig",
+    "TrainResult",
+    "card_path_for",
+    "checkpoint_dir_for",
+    "learning_rate",
+    "list_checkpoints",
+    "preview_dir_for",
+    "resolve_device",
+    "train",
+]
 
 CHECKPOINT_FORMAT = "realtime-train-checkpoint/1"
-CARD_FORMAT = "realtime-model-card/1"
-RESUME_LATEST = "latest"
 _CHECKPOINT_NAME = re.compile(r"^step_(\d+)\.pt$")
 # Final losses are averaged over this many last steps: single steps are noisy
 # (each batch is different crops).
 SMOOTHING_STEPS = 50
 # Consecutive non-finite float16 steps tolerated while GradScaler settles its scale.
 AMP_NONFINITE_LIMIT = 25
-LR_SCHEDULES = ("constant", "cosine")
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -62,65 +80,6 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     if config.lr_schedule == "cosine":
         return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, config.steps) / config.steps))
     return config.lr
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run needs. Paths are as given; defaults are the recipe we ship.
-
-    Loss weights apply to the normalised terms of ``models.losses`` (content about 1 and
-    style about 1 per layer for an untrained network), so they are backbone-independent.
-    Why content 1, style 10, tv 0.1: Johnson et al.'s own recipe (fast-neural-style: content
-    1, style 5 per layer, both raw MSEs of Caffe VGG-16 features; TV 1e-6), rewritten in these
-    normalised units with the Caffe-derived weights at 256 px, is a style weight of about
-    11/67/16/0 on relu1_2/relu2_2/relu3_3/relu4_3 for mosaic, candy and rain-princess (sum
-    ~95; ~19 for the low-contrast udnie) and a TV weight of about 0.14. Equal weights of 10
-    (sum 40) sit inside that range, include relu4_3 (larger brush strokes) and make style
-    dominate early (10 x ~4 against ~1 for content). The PyTorch examples list relu4_3 too,
-    but their raw Gram losses weigh it about 1e-4 of relu2_2 (13/73/14/0 % for mosaic), so in
-    effect they leave it out; ``style_layer_weights`` can do the same (docs/STYLES.md).
-    """
-
-    style_image: Path
-    dataset: Path
-    out: Path
-    steps: int = 20_000
-    batch_size: int = 4
-    image_size: int = 256
-    style_size: int | None = 256  # long side of the style image; None keeps its size
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    tv_weight: float = 0.1
-    # Relative weights of relu1_2, relu2_2, relu3_3 and relu4_3 inside the style loss. The
-    # reference recipes' raw Gram losses weigh the layers very unequally (docs/STYLES.md).
-    style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
-    lr: float = 1e-3
-    # "cosine" decays the rate to 0 at --steps. A short run ends far better converged than at a
-    # constant rate, whose last steps still jump between crops (see docs/STYLES.md).
-    lr_schedule: str = "constant"
-    arch: str = "full"  # one of models.transformer_net.ARCHS
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    amp: bool = True  # float16 autocast + GradScaler on CUDA; CPU always runs float32
-    vgg_weights: Path | None = None
-    jitter_max: float = 1.5  # scale jitter: short side = image_size * U(1, jitter_max)
-    checkpoint_every: int = 1000  # 0 disables
-    keep_checkpoints: int = 3
-    preview_every: int = 1000  # 0 disables (a final preview is always written)
-    preview_image: Path | None = None  # None: the first image of the dataset
-    preview_size: int = 512  # long side of the preview
-    resume: str | None = None  # None, "latest" (newest in NAME.checkpoints) or a .pt path
-    log_every: int = 100  # steps between log lines (and loss-log entries in the card)
-    num_workers: int = 2
-    progress: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        def plain(value: Any) -> Any:
-            if isinstance(value, Path):
-                return str(value)
-            return list(value) if isinstance(value, tuple) else value
-
-        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -148,6 +107,14 @@ def card_path_for(out: Path) -> Path:
     return out.with_suffix(".json")
 
 
+def style_names(config: TrainConfig) -> list[str]:
+    """What each style is called: its painting's file name without the suffix."""
+    return [Path(path).stem for path in config.style_images]
+
+
+# ----------------------------------------------------------------------------- checks
+
+
 def _validate(config: TrainConfig) -> None:
     positive = {
         "--steps": config.steps,
@@ -171,31 +138,72 @@ def _validate(config: TrainConfig) -> None:
     ):
         if value < 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
+    if config.threads is not None and config.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {config.threads}")
     for flag, value in (
         ("--content-weight", config.content_weight),
-        ("--style-weight", config.style_weight),
         ("--tv-weight", config.tv_weight),
     ):
         if not value >= 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
-    layer_weights = config.style_layer_weights
-    if len(layer_weights) != len(STYLE_LAYERS) or not all(w >= 0 for w in layer_weights):
-        raise UserError(
-            f"--style-layer-weights needs {len(STYLE_LAYERS)} weights of 0 or more "
-            f"({', '.join(STYLE_LAYERS)}), got {','.join(map(str, layer_weights))}"
-        )
+    _validate_styles(config)
+    _validate_layers(config)
     if not config.lr > 0:
         raise UserError(f"--lr must be positive, got {config.lr}")
     if config.lr_schedule not in LR_SCHEDULES:
         raise UserError(
             f"unknown --lr-schedule {config.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
         )
-    if config.arch not in ARCHS:
-        raise UserError(f"unknown --arch {config.arch!r}; use one of {', '.join(ARCHS)}")
+    if config.arch not in ARCH_NAMES:
+        raise UserError(f"unknown --arch {config.arch!r}; use one of {', '.join(ARCH_NAMES)}")
     if config.jitter_max < 1:
         raise UserError(f"--scale-jitter must be at least 1, got {config.jitter_max}")
     if config.out.suffix != ".pth":
         raise UserError(f"--out must end in .pth, got {config.out}; e.g. --out mosaic.pth")
+
+
+def _validate_styles(config: TrainConfig) -> None:
+    weights = config.style_weight
+    if not weights or not all(w >= 0 for w in weights):
+        raise UserError(f"--style-weight must be 0 or more, got {','.join(map(str, weights))}")
+    if len(weights) not in (1, config.num_styles):
+        raise UserError(
+            f"--style-weight has {len(weights)} values for {config.num_styles} style images; "
+            "give one for all, or one per --style-image"
+        )
+    if config.num_styles == 0 and any(weights):
+        raise UserError(
+            "no --style-image given; give one (or several for a multi-style network), or "
+            "--style-weight 0 to train a network that reproduces its input"
+        )
+    names = style_names(config)
+    if len(set(names)) != len(names):
+        raise UserError(
+            f"two style images share the name {sorted(n for n in names if names.count(n) > 1)[0]!r}"
+            "; styles are named after their files, so rename one"
+        )
+    if config.multi_style and config.arch != "full":
+        raise UserError("multi-style networks are built for --arch full only (so far)")
+
+
+def _validate_layers(config: TrainConfig) -> None:
+    layer_weights = config.style_layer_weights
+    if len(layer_weights) != len(STYLE_LAYER_NAMES) or not all(w >= 0 for w in layer_weights):
+        raise UserError(
+            f"--style-layer-weights needs {len(STYLE_LAYER_NAMES)} weights of 0 or more "
+            f"({', '.join(STYLE_LAYER_NAMES)}), got {','.join(map(str, layer_weights))}"
+        )
+    if config.content_loss not in CONTENT_LOSS_KINDS:
+        raise UserError(
+            f"unknown --content-loss {config.content_loss!r}; "
+            f"use one of {', '.join(CONTENT_LOSS_KINDS)}"
+        )
+    unknown = [name for name in config.content_layers if name not in LAYERS]
+    if unknown or not config.content_layers:
+        raise UserError(
+            f"unknown --content-layers {','.join(unknown) or '(none)'}; use VGG-16 layer names "
+            "such as relu2_2 or relu1_2,relu2_2,relu3_3,relu4_3"
+        )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -230,9 +238,11 @@ def _prepare_output(out: Path) -> None:
 
 def _atomic_save(obj: Any, path: Path) -> None:
     # Write then rename: an interrupted save never leaves a truncated file behind.
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as temp:
+        torch.save(obj, temp)
+
+
+# ----------------------------------------------------------------------------- checkpoints
 
 
 def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
@@ -270,7 +280,11 @@ def _find_resume(config: TrainConfig) -> Path | None:
     return path
 
 
-def _read_checkpoint(path: Path, arch: str) -> dict[str, Any]:
+def _num_styles(config: TrainConfig) -> int | None:
+    return config.num_styles if config.multi_style else None
+
+
+def _read_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for non-checkpoint files
@@ -283,32 +297,59 @@ def _read_checkpoint(path: Path, arch: str) -> dict[str, Any]:
             f"{path} is not a 'realtime train' checkpoint; give a step_NNNNNN.pt "
             "from a NAME.checkpoints folder"
         )
-    model = build_network(arch)
+    model = build_network(config.arch, _num_styles(config))
     state = clean_state_dict(ckpt["model"])
     expected = model.state_dict()
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
         raise UserError(
-            f"{path} holds a model of another architecture than --arch {arch}; resume with "
-            "the --arch it was trained with"
+            f"{path} holds a model of another architecture or number of styles than this run "
+            f"(--arch {config.arch}, {config.num_styles} style images); resume with the "
+            "options it was trained with"
         )
     ckpt["model"] = state
     return ckpt
 
 
+def _initial_state(config: TrainConfig) -> dict[str, torch.Tensor]:
+    """``--init``: the weights to start from, fitted to this run's number of styles (a
+    single-style network's norms start every style of a multi-style one)."""
+    from models.transformer_net import load_state
+
+    assert config.init is not None
+    state = load_state(config.init)
+    expected = build_network(config.arch, _num_styles(config)).state_dict()
+    if config.multi_style and num_styles_of_state(state) is None:
+        state = {
+            k: v.unsqueeze(0).repeat(config.num_styles, 1)
+            if k in expected and expected[k].dim() == 2 and v.dim() == 1
+            else v
+            for k, v in state.items()
+        }
+    if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
+        raise UserError(
+            f"--init {config.init} is not a {config.arch} network with "
+            f"{config.num_styles or 1} style(s); give weights of the same architecture"
+        )
+    return state
+
+
 # Recipe fields that change what is learned: a resumed run differing in these is warned about.
 _RECIPE_FIELDS = (
-    "style_image",
+    "style_images",
     "dataset",
     "batch_size",
     "image_size",
     "style_size",
     "content_weight",
+    "content_loss",
+    "content_layers",
     "style_weight",
     "tv_weight",
     "style_layer_weights",
     "lr",
     "lr_schedule",
     "arch",
+    "init",
     "seed",
     "jitter_max",
     "vgg_weights",
@@ -354,33 +395,97 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-@torch.no_grad()
-def _save_preview(
-    model: torch.nn.Module, image: torch.Tensor, path: Path, autocast: torch.autocast
-) -> None:
-    with autocast:
-        out = model(image)
-    array = out[0].float().clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    tmp = path.with_name(path.name + ".tmp.jpg")
-    Image.fromarray(array).save(tmp, quality=92)
-    os.replace(tmp, path)
-
-
 def _mean_losses(window: deque[dict[str, float]]) -> dict[str, float]:
     if not window:
         return {}
     return {k: float(np.mean([w[k] for w in window])) for k in window[0]}
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train (or resume training) a TransformerNet; see the module docstring for outputs."""
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Run:
+    """A run's state between its steps: what the loop advances and checkpoints save."""
+
+    config: TrainConfig
+    device: torch.device
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    loss_fn: PerceptualLoss
+    use_amp: bool
+    step: int
+    start_step: int
+    vgg_identity: str = ""
+    loss_log: list[dict[str, float]] = field(default_factory=list)
+    window: deque[dict[str, float]] = field(default_factory=lambda: deque(maxlen=SMOOTHING_STEPS))
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(
+            device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp
+        )
+
+    def style_onehot(self, indices: torch.Tensor) -> torch.Tensor | None:
+        """The network's style input for these style indices (None: a single-style network)."""
+        if not self.config.multi_style:
+            return None
+        return F.one_hot(indices, self.config.num_styles).float().to(self.device)
+
+    def checkpoint(self) -> None:
+        directory = checkpoint_dir_for(self.config.out)
+        directory.mkdir(exist_ok=True)
+        _atomic_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "step": self.step,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "rng": _rng_state(),
+                "config": self.config.to_json(),
+                "loss_log": self.loss_log,
+                "recent_losses": list(self.window),
+            },
+            directory / f"step_{self.step:06d}.pt",
+        )
+        for _, old in list_checkpoints(directory)[: -self.config.keep_checkpoints]:
+            old.unlink()
+
+
+@torch.no_grad()
+def _save_preview(run: _Run, image: torch.Tensor, path: Path) -> None:
+    """The preview photo in every style, side by side."""
+    run.model.eval()
+    panels = []
+    for index in range(max(1, run.config.num_styles) if run.config.multi_style else 1):
+        style = run.style_onehot(torch.tensor([index]))
+        with run.autocast():
+            out = run.model(image) if style is None else run.model(image, style)
+        panels.append(out[0].float().clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy())
+    run.model.train()
+    with atomic_output(path) as temp:
+        Image.fromarray(np.concatenate(panels, axis=1)).save(temp, format="JPEG", quality=92)
+
+
+def _style_images(config: TrainConfig) -> list[torch.Tensor]:
+    return [
+        load_image_tensor(path, config.style_size, what="style image")
+        for path in config.style_images
+    ]
+
+
+def _start(
+    config: TrainConfig,
+) -> tuple[_Run, list[torch.Tensor], ImageFolder, torch.Tensor, Path | None]:
+    """Everything before the first step, cheap checks first: bad input fails in seconds,
+    not after loading VGG."""
     _validate(config)
     device = resolve_device(config.device)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     use_amp = config.amp and device.type == "cuda"
-    precision = "amp-float16" if use_amp else "float32"
-
-    # Cheap checks first: bad input must fail in seconds, not after loading VGG.
-    style = load_image_tensor(config.style_image, config.style_size, what="style image")
+    styles = _style_images(config)
     folder = find_images(config.dataset)
     preview_path = config.preview_image or folder.files[0]
     preview = load_image_tensor(preview_path, config.preview_size, what="preview image")
@@ -388,46 +493,85 @@ def train(config: TrainConfig) -> TrainResult:
         raise UserError(f"preview image {preview_path} is too small; give a larger one")
     resume_path = _find_resume(config)
     _prepare_output(config.out)
-    ckpt = _read_checkpoint(resume_path, config.arch) if resume_path is not None else None
+    ckpt = _read_checkpoint(resume_path, config) if resume_path is not None else None
     start_step = int(ckpt["step"]) if ckpt is not None else 0
     if start_step > config.steps:
         raise UserError(
             f"checkpoint {resume_path} is at step {start_step}, beyond --steps "
             f"{config.steps}; raise --steps to at least {start_step}"
         )
+    init_state = _initial_state(config) if config.init is not None and ckpt is None else None
 
     _seed_everything(config.seed)
-    vgg, vgg_identity = load_vgg16(config.vgg_weights, device)
-    model = build_network(config.arch).to(device)
+    vgg, vgg_identity = _load_vgg(config, device)
+    model = build_network(config.arch, _num_styles(config)).to(device)
+    if init_state is not None:
+        model.load_state_dict(init_state)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
-    loss_log: list[dict[str, float]] = []
-    window: deque[dict[str, float]] = deque(maxlen=SMOOTHING_STEPS)
+    run = _Run(
+        config=config,
+        device=device,
+        model=model,
+        optimizer=optimizer,
+        scaler=torch.amp.GradScaler(device.type, enabled=use_amp),
+        loss_fn=PerceptualLoss(
+            vgg,
+            [s.to(device) for s in styles],
+            content_weight=config.content_weight,
+            style_weight=config.style_weights(),
+            tv_weight=config.tv_weight,
+            content_layers=config.content_layers,
+            style_layer_weights=dict(
+                zip(STYLE_LAYER_NAMES, config.style_layer_weights, strict=True)
+            ),
+            content_loss=config.content_loss,
+        ),
+        use_amp=use_amp,
+        step=start_step,
+        start_step=start_step,
+        vgg_identity=vgg_identity,
+    )
     if ckpt is not None:
         _warn_recipe_changes(ckpt.get("config", {}), config, resume_path)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         if ckpt["scaler"] and use_amp:  # a disabled scaler's state is empty
-            scaler.load_state_dict(ckpt["scaler"])
+            run.scaler.load_state_dict(ckpt["scaler"])
         _set_rng_state(ckpt["rng"])
-        loss_log = list(ckpt.get("loss_log", []))
-        window.extend(ckpt.get("recent_losses", []))
+        run.loss_log = list(ckpt.get("loss_log", []))
+        run.window.extend(ckpt.get("recent_losses", []))
     model.train()
+    precision = "amp-float16" if use_amp else "float32"
+    resumed = f", resuming at step {start_step} from {resume_path}" if ckpt else ""
+    if config.progress:
+        log.info(
+            "train: %d images, %d style(s), %s (%s), VGG %s%s",
+            len(folder.files),
+            config.num_styles,
+            device.type,
+            precision,
+            vgg_identity,
+            resumed,
+        )
+    return run, styles, folder, preview.to(device), resume_path
 
-    loss_fn = PerceptualLoss(
-        vgg,
-        style.to(device),
-        content_weight=config.content_weight,
-        style_weight=config.style_weight,
-        tv_weight=config.tv_weight,
-        style_layer_weights=dict(zip(STYLE_LAYERS, config.style_layer_weights, strict=True)),
-    )
+
+def _load_vgg(config: TrainConfig, device: torch.device) -> tuple[VGG16Features, str]:
+    # Pixel reconstruction without style needs no VGG: skip loading 60 MB of weights.
+    if config.content_loss == "pixel" and not any(config.style_weights()):
+        return VGG16Features().to(device), "none (pixel loss only)"
+    return load_vgg16(config.vgg_weights, device)
+
+
+def _batches(run: _Run, folder: ImageFolder) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(crops, style index of each crop) for the steps still to run."""
+    config = run.config
     stream = AugmentedImageStream(
         folder.files,
         config.image_size,
-        length=(config.steps - start_step) * config.batch_size,
+        length=(config.steps - run.start_step) * config.batch_size,
         seed=config.seed,
-        start=start_step * config.batch_size,
+        start=run.start_step * config.batch_size,
         jitter_max=config.jitter_max,
     )
     loader = torch.utils.data.DataLoader(
@@ -435,118 +579,107 @@ def train(config: TrainConfig) -> TrainResult:
         batch_size=config.batch_size,
         shuffle=False,  # the stream is already shuffled, deterministically
         num_workers=config.num_workers,
-        pin_memory=device.type == "cuda",
+        pin_memory=run.device.type == "cuda",
     )
-    preview = preview.to(device)
-    checkpoint_dir = checkpoint_dir_for(config.out)
+    sample = run.start_step * config.batch_size
+    styles = max(1, config.num_styles)
+    for batch in loader:
+        # Sample k of the stream trains style k mod styles: resumable, and balanced.
+        index = (torch.arange(batch.shape[0]) + sample) % styles
+        sample += batch.shape[0]
+        yield batch.to(run.device, non_blocking=True), index
+
+
+def _step(run: _Run, crops: torch.Tensor, style_index: torch.Tensor) -> dict[str, float]:
+    """One optimiser step; the step's (unsmoothed) losses."""
+    for group in run.optimizer.param_groups:
+        group["lr"] = learning_rate(run.config, run.step)
+    run.optimizer.zero_grad(set_to_none=True)
+    style = run.style_onehot(style_index)
+    with run.autocast():
+        output = run.model(crops) if style is None else run.model(crops, style)
+        terms = run.loss_fn(output, crops, style_index.to(run.device))
+    run.scaler.scale(terms.total).backward()
+    run.scaler.step(run.optimizer)  # skipped by the scaler when gradients are not finite
+    run.scaler.update()
+    run.step += 1
+    return terms.as_floats()
+
+
+def _loop(run: _Run, folder: ImageFolder, preview: torch.Tensor) -> float:
+    """Train to ``config.steps``; returns the seconds the steps took."""
+    config = run.config
     preview_dir = preview_dir_for(config.out)
-
-    def autocast() -> torch.autocast:
-        return torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp)
-
-    def save_checkpoint(step: int) -> None:
-        checkpoint_dir.mkdir(exist_ok=True)
-        _atomic_save(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "step": step,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(),
-                "rng": _rng_state(),
-                "config": config.to_json(),
-                "loss_log": loss_log,
-                "recent_losses": list(window),
-            },
-            checkpoint_dir / f"step_{step:06d}.pt",
-        )
-        for _, old in list_checkpoints(checkpoint_dir)[: -config.keep_checkpoints]:
-            old.unlink()
-
-    stream_out = sys.stderr
-    if config.progress:
-        resumed = f", resuming at step {start_step} from {resume_path}" if ckpt else ""
-        print(
-            f"train: {len(folder.files)} images, {device.type} ({precision}), "
-            f"VGG {vgg_identity}{resumed}",
-            file=stream_out,
-        )
-    label = "train" if not start_step else f"train (from step {start_step})"
-    # On a terminal the line redraws in place and each log step freezes one copy of it. In
-    # logs (no terminal) only the log steps and the last step print, so nothing repeats.
-    tty = bool(getattr(stream_out, "isatty", lambda: False)())
-    progress = Progress(
-        config.steps - start_step,
-        label,
-        unit="steps",
-        stream=stream_out,
-        enabled=config.progress,
-        log_interval=float("inf"),
-    )
-    step = start_step
-    logged_last = False
+    label = "train" if not run.start_step else f"train (from step {run.start_step})"
     nonfinite_run = 0
-    loop_start = time.perf_counter()
-    try:
-        for batch in loader:
-            x = batch.to(device, non_blocking=True)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
-            optimizer.zero_grad(set_to_none=True)
-            with autocast():
-                terms = loss_fn(model(x), x)
-            scaler.scale(terms.total).backward()
-            scaler.step(optimizer)  # skipped by the scaler when gradients are not finite
-            scaler.update()
-            step += 1
-            losses = terms.as_floats()
-            if np.isfinite(losses["total"]):
-                nonfinite_run = 0
-                window.append(losses)
-            else:
-                nonfinite_run += 1
-                _check_nonfinite(nonfinite_run, step, losses["total"], use_amp)
-            smooth = _mean_losses(window)
-            progress.update(1, step=step, **smooth)
-            logged_last = bool(config.log_every) and (
-                step % config.log_every == 0 or step == start_step + 1
-            )
-            if logged_last:
-                loss_log.append({"step": step, **losses})
-                if tty or step != config.steps:  # in logs, update() printed the last step
-                    progress.close()
-            if config.checkpoint_every and step % config.checkpoint_every == 0:
-                save_checkpoint(step)
-            if config.preview_every and step % config.preview_every == 0:
-                _save_preview(model, preview, preview_dir / f"step_{step:06d}.jpg", autocast())
-    except KeyboardInterrupt:
-        # Keep the work done so far: --resume continues from here.
-        if step > start_step:
-            save_checkpoint(step)
-        raise
-    elapsed = time.perf_counter() - loop_start
-    if tty and not logged_last:
-        progress.close()
+    started = time.perf_counter()
+    with (
+        progress_bar(
+            config.steps, label, "steps", enabled=config.progress, initial=run.start_step
+        ) as bar,
+        logging_redirect_tqdm(loggers=[logging.getLogger("models")]),
+    ):
+        try:
+            for crops, style_index in _batches(run, folder):
+                losses = _step(run, crops, style_index)
+                if np.isfinite(losses["total"]):
+                    nonfinite_run = 0
+                    run.window.append(losses)
+                else:
+                    nonfinite_run += 1
+                    _check_nonfinite(nonfinite_run, run.step, losses["total"], run.use_amp)
+                smooth = _mean_losses(run.window)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in smooth.items()}, refresh=False)
+                bar.update(1)
+                if config.log_every and (
+                    run.step % config.log_every == 0 or run.step == run.start_step + 1
+                ):
+                    run.loss_log.append({"step": run.step, **losses})
+                    if config.progress:
+                        log.info(
+                            "train: step %d/%d %s", run.step, config.steps, _losses_text(smooth)
+                        )
+                if config.checkpoint_every and run.step % config.checkpoint_every == 0:
+                    run.checkpoint()
+                if config.preview_every and run.step % config.preview_every == 0:
+                    _save_preview(run, preview, preview_dir / f"step_{run.step:06d}.jpg")
+        except KeyboardInterrupt:
+            # Keep the work done so far: --resume continues from here.
+            if run.step > run.start_step:
+                run.checkpoint()
+            raise
+    return time.perf_counter() - started
 
-    if not (config.preview_every and step % config.preview_every == 0):
-        _save_preview(model, preview, preview_dir / f"step_{step:06d}.jpg", autocast())
-    _atomic_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, config.out)
-    trained = step - start_step
+
+def _losses_text(losses: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in losses.items())
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train (or resume training) a TransformerNet; see the module docstring for outputs."""
+    run, styles, folder, preview, _ = _start(config)
+    elapsed = _loop(run, folder, preview)
+    if not (config.preview_every and run.step % config.preview_every == 0):
+        _save_preview(run, preview, preview_dir_for(config.out) / f"step_{run.step:06d}.jpg")
+    _atomic_save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, config.out)
+    trained = run.step - run.start_step
     result = TrainResult(
         model_path=config.out,
         card_path=card_path_for(config.out),
-        checkpoint_dir=checkpoint_dir,
-        preview_dir=preview_dir,
-        steps=step,
-        start_step=start_step,
-        final_losses=_mean_losses(window),
+        checkpoint_dir=checkpoint_dir_for(config.out),
+        preview_dir=preview_dir_for(config.out),
+        steps=run.step,
+        start_step=run.start_step,
+        final_losses=_mean_losses(run.window),
         seconds_per_step=elapsed / trained if trained else None,
-        loss_log=loss_log,
+        loss_log=run.loss_log,
     )
-    card = _model_card(config, result, style, folder, device.type, precision, vgg_identity)
-    tmp = result.card_path.with_name(result.card_path.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, result.card_path)
+    from models.model_card import training_card
+
+    card = training_card(
+        config, result, styles, folder, run.device.type, run.use_amp, run.vgg_identity
+    )
+    write_card(result.card_path, card)
     return result
 
 
@@ -563,43 +696,3 @@ def _check_nonfinite(run: int, step: int, loss: float, use_amp: bool) -> None:
             f"loss not finite for {run} steps in a row under float16 (step {step}); "
             "rerun with --no-amp"
         )
-
-
-def _model_card(
-    config: TrainConfig,
-    result: TrainResult,
-    style: torch.Tensor,
-    folder: ImageFolder,
-    device: str,
-    precision: str,
-    vgg_identity: str,
-) -> dict[str, Any]:
-    return {
-        "format": CARD_FORMAT,
-        "name": config.out.stem,
-        "arch": ARCH_CARD_NAMES[config.arch],
-        **({"arch_spec": LITE_SPEC.to_json()} if config.arch == "lite" else {}),
-        "style_image": {
-            "path": str(config.style_image),
-            "sha256": sha256_file(Path(config.style_image)),
-            "size": [int(style.shape[-1]), int(style.shape[-2])],  # width, height as matched
-        },
-        "dataset": {
-            "path": str(config.dataset),
-            "images": len(folder.files),
-            "skipped": len(folder.skipped),
-        },
-        "recipe": config.to_json(),
-        "seed": config.seed,
-        "device": device,
-        "precision": precision,
-        "steps": result.steps,
-        "final_losses": result.final_losses,
-        "final_losses_window": min(SMOOTHING_STEPS, result.steps),
-        "loss_log": result.loss_log,
-        "vgg_weights": vgg_identity,
-        "seconds_per_step": result.seconds_per_step,
-        "steps_this_run": result.steps - result.start_step,
-        "torch": torch.__version__,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.style_norm import apply_norm, make_norm
+from models.style_norm import apply_norm, make_norm, num_styles_of_state
 from realtime.errors import UserError
 
 # The 9x9 reflection padding needs at least 5 pixels, and the 3x3 padding after two
@@ -150,10 +150,13 @@ ARCHS = ("full", "lite")
 ARCH_CARD_NAMES = {"full": "TransformerNet", "lite": "TransformerNet-lite"}
 
 
-def build_network(arch: str = "full") -> nn.Module:
-    """A fresh network of architecture ``arch`` (one of ``ARCHS``)."""
+def build_network(arch: str = "full", num_styles: int | None = None) -> nn.Module:
+    """A fresh network of architecture ``arch`` (one of ``ARCHS``), single-style or with
+    ``num_styles`` styles (full architecture only)."""
     if arch == "full":
-        return TransformerNet()
+        return TransformerNet(num_styles)
+    if num_styles is not None:
+        raise UserError(f"multi-style networks exist for the full architecture, not {arch!r}")
     if arch == "lite":
         from models.lite_net import LiteTransformerNet
 
@@ -181,8 +184,9 @@ def _mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor])
 
 def arch_of_state(state: dict[str, torch.Tensor]) -> str | None:
     """The architecture whose parameters ``state`` holds exactly, or None."""
-    for arch in ARCHS:
-        if not _mismatch(build_network(arch).state_dict(), state):
+    styles = num_styles_of_state(state)
+    for arch in ARCHS if styles is None else ("full",):
+        if not _mismatch(build_network(arch, styles).state_dict(), state):
             return arch
     return None
 
@@ -198,6 +202,6 @@ def load_transformer_net(path: Path) -> nn.Module:
             f"{path} is not a TransformerNet checkpoint ({detail}); "
             "give a .pth saved by 'realtime train' or the PyTorch examples' fast_neural_style"
         )
-    model = build_network(arch)
+    model = build_network(arch, num_styles_of_state(state))
     model.load_state_dict(state)
     return model.eval()

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from realtime import __version__
 from realtime.errors import EXIT_INTERRUPTED, UserError
+from realtime.log import setup_logging
 
 # Order here is the order in ``realtime --help``.
 COMMANDS = ("video", "image", "webcam", "styles", "train", "export", "bench", "eval")
@@ -30,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time neural style transfer for video files, images and webcams.",
     )
     parser.add_argument("--version", action="version", version=f"realtime {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail on stderr (repeatable)"
+    )
+    parser.add_argument(
+        "-q", "--quiet-notes", action="store_true", help="only warnings and errors on stderr"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
@@ -49,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Inside the handler: an option's own parser (--output-size, ...) raises UserError
         # while the arguments are parsed, and must report like every other bad input.
         args = parser.parse_args(argv)
+        setup_logging(-1 if args.quiet_notes else args.verbose)
         return int(args.run(args) or 0)
     except UserError as exc:
         print(f"realtime: error: {exc}", file=sys.stderr)

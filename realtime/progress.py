@@ -10,6 +10,8 @@ import sys
 import time
 from typing import TextIO
 
+from tqdm import tqdm
+
 
 def format_duration(seconds: float) -> str:
     if seconds != seconds or seconds == float("inf"):  # NaN or unknown
@@ -90,3 +92,21 @@ class Progress:
     def close(self) -> None:
         """Draw the last state once more, so the final numbers are always visible."""
         self._draw(final=True)
+
+
+def progress_bar(
+    total: int | None, label: str, unit: str, enabled: bool = True, initial: int = 0
+) -> tqdm:
+    """A tqdm bar on stderr: redrawn in place on a terminal, a line every 30 s in logs."""
+    tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=label,
+        unit=f" {unit}",
+        disable=not enabled,
+        file=sys.stderr,
+        dynamic_ncols=tty,
+        mininterval=0.2 if tty else 30.0,
+        ascii=not tty,
+    )

@@ -71,7 +71,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
 
 def _config(files: Files, out: Path, **changes: object) -> TrainConfig:
     base = TrainConfig(
-        style_image=files.style,
+        style_images=(files.style,),
         dataset=files.dataset,
         out=out,
         steps=12,
@@ -199,7 +199,7 @@ def test_outputs_model_card_previews_and_checkpoints(straight: TrainResult, file
     assert card["dataset"] == {"path": str(files.dataset), "images": 5, "skipped": 1}
     assert card["steps"] == 12 and card["seed"] == 0
     assert card["device"] == "cpu" and card["precision"] == "float32"
-    assert card["recipe"]["style_weight"] == 10.0 and card["recipe"]["batch_size"] == 2
+    assert card["recipe"]["style_weight"] == [5.0] and card["recipe"]["batch_size"] == 2
     assert card["vgg_weights"].startswith("file:random-vgg16-features.pth sha256:")
     assert card["seconds_per_step"] > 0
     assert card["torch"] == torch.__version__ and card["date"]
@@ -234,7 +234,7 @@ def test_lite_arch_trains_resumes_and_is_carded(files: Files, tmp_path: Path) ->
     assert card["arch"] == "TransformerNet-lite" and card["recipe"]["arch"] == "lite"
     assert card["arch_spec"]["widths"] == list(LITE_SPEC.widths)
     # A lite checkpoint cannot continue as a full network.
-    with pytest.raises(UserError, match="another architecture than --arch full"):
+    with pytest.raises(UserError, match="another architecture or number of styles than this run"):
         _quiet_train(dataclasses.replace(config, arch="full", resume="latest", steps=6))
 
 
@@ -250,6 +250,88 @@ def test_style_layer_weights_reach_the_loss_and_the_card(files: Files, tmp_path:
         dataclasses.replace(config, out=tmp_path / "b.pth", style_layer_weights=(0, 0, 0, 0))
     )
     assert all(entry["style"] == 0 for entry in none.loss_log)
+
+
+def _second_style(files: Files) -> Path:
+    path = files.style.with_name("other.png")
+    if not path.exists():
+        rng = np.random.default_rng(11)
+        Image.fromarray(rng.uniform(0, 255, (40, 52, 3)).astype(np.uint8)).save(path)
+    return path
+
+
+def test_several_style_images_train_one_multi_style_network(files: Files, tmp_path: Path) -> None:
+    from models.style_norm import single_style_state
+
+    out = tmp_path / "multi.pth"
+    styles = (files.style, _second_style(files))
+    config = _config(files, out, style_images=styles, steps=4, checkpoint_every=2, preview_every=0)
+    first = _quiet_train(dataclasses.replace(config, steps=2))
+    resumed = _quiet_train(dataclasses.replace(config, resume="latest"))
+    straight = _quiet_train(dataclasses.replace(config, out=tmp_path / "straight.pth"))
+    assert first.steps == 2 and resumed.steps == straight.steps == 4
+    _assert_same_weights(out, straight.model_path)  # resumes exactly, styles and all
+    state = torch.load(out, weights_only=True)
+    assert state["in1.weight"].shape == (2, 32)
+    card = json.loads(resumed.card_path.read_text())
+    assert [s["name"] for s in card["styles"]] == ["style", "other"]
+    assert card["styles"][1]["size"] == [48, 37]  # matched at --style-size 48 (long side)
+    # The two styles really differ, and each is a plain single-style network of its own.
+    model = load_transformer_net(out)
+    single = TransformerNet()
+    single.load_state_dict(single_style_state(state, torch.tensor([0.0, 1.0])))
+    x = torch.rand(1, 3, 32, 40) * 255
+    with torch.no_grad():
+        a = model(x, torch.tensor([[1.0, 0.0]]))
+        b = model(x, torch.tensor([[0.0, 1.0]]))
+        torch.testing.assert_close(single.eval()(x), b, rtol=1e-4, atol=1e-3)
+    assert (a - b).abs().mean() > 1e-3
+    # One preview panel per style, side by side.
+    from models.data import load_image_tensor
+
+    first_photo = find_images(files.dataset).files[0]
+    panel = load_image_tensor(first_photo, 40).shape[-2:]  # --preview-size 40
+    with Image.open(sorted(resumed.preview_dir.iterdir())[-1]) as preview:
+        assert preview.size == (2 * panel[1], panel[0])
+
+
+def test_reconstruction_needs_no_style_image_and_no_vgg(files: Files, tmp_path: Path) -> None:
+    out = tmp_path / "identity.pth"
+    config = _config(
+        files, out, style_images=(), style_weight=(0.0,), content_loss="pixel",
+        vgg_weights=tmp_path / "does-not-exist.pth", steps=3, checkpoint_every=0,
+    )  # fmt: skip
+    result = _quiet_train(config)
+    assert result.final_losses["style"] == 0 and result.final_losses["content"] > 0
+    card = json.loads(result.card_path.read_text())
+    assert card["vgg_weights"].startswith("none") and "style_image" not in card
+
+
+def test_init_starts_every_style_from_a_single_style_network(
+    files: Files, straight: TrainResult, tmp_path: Path
+) -> None:
+    out = tmp_path / "from-init.pth"
+    config = _config(
+        files, out, style_images=(files.style, _second_style(files)), init=straight.model_path,
+        lr=1e-12, steps=1, checkpoint_every=0,
+    )  # fmt: skip
+    _quiet_train(config)  # one step at a vanishing rate: still the initial weights
+    model, single = load_transformer_net(out), load_transformer_net(straight.model_path)
+    x = torch.rand(1, 3, 32, 40) * 255
+    with torch.no_grad():
+        for style in ([[1.0, 0.0]], [[0.0, 1.0]], [[0.5, 0.5]]):
+            torch.testing.assert_close(
+                model(x, torch.tensor(style)), single(x), rtol=1e-4, atol=1e-2
+            )
+
+
+def test_style_weights_per_style_are_checked(files: Files, tmp_path: Path, capsys) -> None:
+    argv = _argv(files, tmp_path / "m.pth", **{"--style-weight": "1,2"})
+    _fails(argv, capsys, "--style-weight has 2 values for 1 style images")
+    argv = _argv(files, tmp_path / "m.pth", **{"--style-image": str(files.style)})
+    argv.remove("--style-image")
+    argv.remove(str(files.style))
+    _fails(argv, capsys, "no --style-image given")
 
 
 def test_cosine_schedule_decays_to_zero_and_resumes_exactly(files: Files) -> None:
@@ -307,7 +389,7 @@ def test_cli_train_then_resume_latest(
         assert main([*argv, "--steps", "6"]) == 0
         captured = capsys.readouterr()
         assert f"wrote {out}" in captured.out and "6 steps" in captured.out
-        assert "train: 6/6 steps" in captured.err  # the progress line, with losses
+        assert "6/6" in captured.err and "train: step 6/6" in captured.err  # bar and log line
         assert "style=" in captured.err
         assert main([*argv, "--steps", "12", "--resume"]) == 0
     captured = capsys.readouterr()
@@ -325,7 +407,7 @@ def test_cli_defaults_equal_train_config_defaults() -> None:
         ["train", "--style-image", "s.jpg", "--dataset", "d", "--out", "o.pth"]
     )
     assert config_from_args(args) == TrainConfig(
-        style_image=Path("s.jpg"), dataset=Path("d"), out=Path("o.pth")
+        style_images=(Path("s.jpg"),), dataset=Path("d"), out=Path("o.pth")
     )
     args = build_parser().parse_args(
         ["train", "--style-image", "s.jpg", "--dataset", "d", "--out", "o.pth",

@@ -1,4 +1,8 @@
-"""``realtime train``: train a TransformerNet for one style image (needs torch)."""
+"""``realtime train``: train a TransformerNet for one style image or several (needs torch).
+
+The defaults are ``models.train_config.TrainConfig``'s, stated there once; that module
+imports no torch, so ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,17 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from models.train_config import (
+    ARCH_NAMES,
+    CONTENT_LOSS_KINDS,
+    DEFAULTS,
+    LR_SCHEDULES,
+    RESUME_LATEST,
+)
 from realtime.errors import UserError
 
 if TYPE_CHECKING:
-    from models.train import TrainConfig
-
-# The defaults are repeated here (this module must not import torch to build --help);
-# tests/test_train.py checks they equal TrainConfig's.
-_DEFAULTS = {
-    "steps": 20_000,
-    "batch_size": 4,
-    "image_size": 256,
-    "style_size": 256,
-    "content_weight": 1.0,
-    "style_weight": 10.0,
-    "tv_weight": 0.1,
-    "style_layer_weights": "1,1,1,1",
-    "lr": 1e-3,
-    "lr_schedule": "constant",
-    "arch": "full",
-    "seed": 0,
-    "device": "auto",
-    "scale_jitter": 1.5,
-    "checkpoint_every": 1000,
-    "keep_checkpoints": 3,
-    "preview_every": 1000,
-    "preview_size": 512,
-    "log_every": 100,
-    "num_workers": 2,
-}
+    from models.train_config import TrainConfig
 
 
 def _style_size(text: str) -> int | None:
@@ -48,169 +34,8 @@ def _style_size(text: str) -> int | None:
         ) from None
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    d = _DEFAULTS
-    parser = subparsers.add_parser(
-        "train",
-        help="train a style network from a style image and a folder of photos",
-        description=(
-            "Train Johnson et al.'s TransformerNet for one style image with a VGG-16 "
-            "perceptual loss. Writes NAME.pth (state_dict), NAME.json (model card), "
-            "NAME.checkpoints/ and NAME.previews/ beside --out."
-        ),
-    )
-    parser.add_argument("--style-image", type=Path, required=True, metavar="IMAGE")
-    parser.add_argument(
-        "--dataset",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="folder of training photos (searched recursively)",
-    )
-    parser.add_argument("--out", type=Path, required=True, metavar="NAME.pth")
-    parser.add_argument("--steps", type=int, default=d["steps"], help="default %(default)s")
-    parser.add_argument(
-        "--batch-size", type=int, default=d["batch_size"], help="default %(default)s"
-    )
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        default=d["image_size"],
-        help="training crop side in pixels (default %(default)s)",
-    )
-    parser.add_argument(
-        "--style-size",
-        type=_style_size,
-        default=d["style_size"],
-        metavar="N|original",
-        help="long side the style image is matched at (default %(default)s)",
-    )
-    parser.add_argument(
-        "--content-weight",
-        type=float,
-        default=d["content_weight"],
-        help="weight of the normalised content loss (default %(default)s)",
-    )
-    parser.add_argument(
-        "--style-weight",
-        type=float,
-        default=d["style_weight"],
-        help="weight of the normalised style loss (default %(default)s)",
-    )
-    parser.add_argument(
-        "--tv-weight",
-        type=float,
-        default=d["tv_weight"],
-        help="weight of total variation on [0,1] pixels (default %(default)s)",
-    )
-    parser.add_argument(
-        "--style-layer-weights",
-        type=_layer_weights,
-        default=_layer_weights(d["style_layer_weights"]),
-        metavar="W1,W2,W3,W4",
-        help="relative weights of relu1_2,relu2_2,relu3_3,relu4_3 in the style loss "
-        f"(default {d['style_layer_weights']})",
-    )
-    parser.add_argument("--lr", type=float, default=d["lr"], help="Adam (default %(default)s)")
-    parser.add_argument(
-        "--lr-schedule",
-        choices=("constant", "cosine"),
-        default=d["lr_schedule"],
-        help="constant, or cosine decay to 0 at --steps (default %(default)s)",
-    )
-    parser.add_argument(
-        "--arch",
-        choices=("full", "lite"),
-        default=d["arch"],
-        help="full: Johnson et al.'s TransformerNet; lite: the smaller network for CPUs "
-        "(default %(default)s)",
-    )
-    parser.add_argument("--seed", type=int, default=d["seed"], help="default %(default)s")
-    parser.add_argument(
-        "--device",
-        choices=("auto", "cpu", "cuda"),
-        default=d["device"],
-        help="auto: cuda when available (default %(default)s)",
-    )
-    parser.add_argument(
-        "--no-amp",
-        action="store_true",
-        help="train in float32 on CUDA too (default: float16 autocast)",
-    )
-    parser.add_argument(
-        "--vgg-weights",
-        type=Path,
-        metavar="PATH",
-        help="VGG-16 features state_dict (default: $REALTIME_VGG_WEIGHTS, else torchvision's)",
-    )
-    parser.add_argument(
-        "--scale-jitter",
-        type=float,
-        default=d["scale_jitter"],
-        metavar="MAX",
-        help="short side = image-size * U(1, MAX) before cropping (default %(default)s)",
-    )
-    parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=d["checkpoint_every"],
-        metavar="N",
-        help="steps, 0 = never (default %(default)s)",
-    )
-    parser.add_argument(
-        "--keep-checkpoints",
-        type=int,
-        default=d["keep_checkpoints"],
-        metavar="N",
-        help="newest checkpoints kept (default %(default)s)",
-    )
-    parser.add_argument(
-        "--preview-every",
-        type=int,
-        default=d["preview_every"],
-        metavar="N",
-        help="steps, 0 = only at the end (default %(default)s)",
-    )
-    parser.add_argument(
-        "--preview-image",
-        type=Path,
-        metavar="IMAGE",
-        help="content image for previews (default: first dataset image)",
-    )
-    parser.add_argument(
-        "--preview-size",
-        type=int,
-        default=d["preview_size"],
-        metavar="N",
-        help="long side of previews (default %(default)s)",
-    )
-    parser.add_argument(
-        "--resume",
-        nargs="?",
-        const="latest",
-        metavar="PATH",
-        help="continue from the newest checkpoint in NAME.checkpoints, or from PATH",
-    )
-    parser.add_argument(
-        "--log-every",
-        type=int,
-        default=d["log_every"],
-        metavar="N",
-        help="steps between log lines, 0 = none (default %(default)s)",
-    )
-    parser.add_argument(
-        "--num-workers",
-        type=int,
-        default=d["num_workers"],
-        metavar="N",
-        help="data loading processes, 0 = in-process (default %(default)s)",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="print nothing while training")
-    parser.set_defaults(run=run)
-
-
-def _layer_weights(text: str) -> tuple[float, ...]:
-    """``--style-layer-weights``: comma-separated numbers (count and sign: the trainer checks)."""
+def _numbers(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers (counts and signs: the trainer checks them, in one place)."""
     try:
         return tuple(float(part) for part in text.split(","))
     except ValueError:
@@ -219,11 +44,198 @@ def _layer_weights(text: str) -> tuple[float, ...]:
         ) from None
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _joined(values: tuple[object, ...]) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a style network from one or several style images and a folder of photos",
+        description=(
+            "Train Johnson et al.'s TransformerNet with a VGG-16 perceptual loss. One "
+            "--style-image trains a single-style network; several train one multi-style "
+            "network (conditional instance norm) whose styles can be mixed. Writes NAME.pth "
+            "(state_dict), NAME.json (model card), NAME.checkpoints/ and NAME.previews/ "
+            "beside --out."
+        ),
+    )
+    _add_data_options(parser)
+    _add_loss_options(parser)
+    _add_optimiser_options(parser)
+    _add_run_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--style-image",
+        dest="style_images",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="a painting; repeat for a multi-style network (none with --style-weight 0: a "
+        "network that reproduces its input)",
+    )
+    group.add_argument(
+        "--dataset", type=Path, required=True, metavar="DIR", help="folder of training photos"
+    )
+    group.add_argument("--out", type=Path, required=True, metavar="NAME.pth")
+    group.add_argument(
+        "--image-size",
+        type=int,
+        default=d.image_size,
+        help="training crop side in pixels (default %(default)s)",
+    )
+    group.add_argument(
+        "--style-size",
+        type=_style_size,
+        default=d.style_size,
+        metavar="N|original",
+        help="long side every style image is matched at (default %(default)s)",
+    )
+    group.add_argument(
+        "--scale-jitter",
+        type=float,
+        default=d.jitter_max,
+        metavar="MAX",
+        help="short side = image-size * U(1, MAX) before cropping (default %(default)s)",
+    )
+
+
+def _add_loss_options(parser: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
+    group = parser.add_argument_group("loss")
+    group.add_argument(
+        "--content-loss",
+        choices=CONTENT_LOSS_KINDS,
+        default=d.content_loss,
+        help="cosine: keep each position's kind of feature (structure); mse: Johnson et "
+        "al.'s feature mse; pixel: reproduce the input (default %(default)s)",
+    )
+    group.add_argument(
+        "--content-layers",
+        type=_names,
+        default=d.content_layers,
+        metavar="L1,L2",
+        help=f"VGG-16 layers of the content loss (default {_joined(d.content_layers)})",
+    )
+    group.add_argument(
+        "--content-weight",
+        type=float,
+        default=d.content_weight,
+        help="weight of the content loss (default %(default)s)",
+    )
+    group.add_argument(
+        "--style-weight",
+        type=_numbers,
+        default=d.style_weight,
+        metavar="W|W1,W2,...",
+        help=f"weight of the normalised style loss, one for all styles or one per "
+        f"--style-image (default {_joined(d.style_weight)})",
+    )
+    group.add_argument(
+        "--style-layer-weights",
+        type=_numbers,
+        default=d.style_layer_weights,
+        metavar="W1,W2,W3,W4",
+        help="relative weights of relu1_2,relu2_2,relu3_3,relu4_3 in the style loss "
+        f"(default {_joined(d.style_layer_weights)})",
+    )
+    group.add_argument(
+        "--tv-weight",
+        type=float,
+        default=d.tv_weight,
+        help="weight of total variation on [0,1] pixels (default %(default)s)",
+    )
+
+
+def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
+    group = parser.add_argument_group("optimisation")
+    group.add_argument("--steps", type=int, default=d.steps, help="default %(default)s")
+    group.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
+    group.add_argument("--lr", type=float, default=d.lr, help="Adam (default %(default)s)")
+    group.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=d.lr_schedule,
+        help="constant, or cosine decay to 0 at --steps (default %(default)s)",
+    )
+    group.add_argument(
+        "--arch",
+        choices=ARCH_NAMES,
+        default=d.arch,
+        help="full: Johnson et al.'s TransformerNet; lite: the smaller network for CPUs "
+        "(default %(default)s)",
+    )
+    group.add_argument(
+        "--init",
+        type=Path,
+        metavar="PATH.pth",
+        help="start from these weights instead of random ones (a network of the same "
+        "architecture; a single-style one may start every style of a multi-style one)",
+    )
+    group.add_argument("--seed", type=int, default=d.seed, help="default %(default)s")
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
+    group = parser.add_argument_group("running")
+    group.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default=d.device,
+        help="auto: cuda when available (default %(default)s)",
+    )
+    group.add_argument(
+        "--no-amp", action="store_true", help="train in float32 on CUDA too (default: float16)"
+    )
+    group.add_argument("--threads", type=int, help="torch CPU threads (default: one per core)")
+    group.add_argument(
+        "--vgg-weights",
+        type=Path,
+        metavar="PATH",
+        help="VGG-16 features state_dict (default: $REALTIME_VGG_WEIGHTS, else torchvision's)",
+    )
+    for flag, default, text in (
+        ("--checkpoint-every", d.checkpoint_every, "steps between checkpoints, 0 = never"),
+        ("--keep-checkpoints", d.keep_checkpoints, "newest checkpoints kept"),
+        ("--preview-every", d.preview_every, "steps between previews, 0 = only at the end"),
+        ("--preview-size", d.preview_size, "long side of previews"),
+        ("--log-every", d.log_every, "steps between log lines, 0 = none"),
+        ("--num-workers", d.num_workers, "data loading processes, 0 = in-process"),
+    ):
+        group.add_argument(flag, type=int, default=default, metavar="N", help=f"{text} "
+                           "(default %(default)s)")  # fmt: skip
+    group.add_argument(
+        "--preview-image",
+        type=Path,
+        metavar="IMAGE",
+        help="content image for previews (default: first dataset image)",
+    )
+    group.add_argument(
+        "--resume",
+        nargs="?",
+        const=RESUME_LATEST,
+        metavar="PATH",
+        help="continue from the newest checkpoint in NAME.checkpoints, or from PATH",
+    )
+    group.add_argument("--no-progress", action="store_true", help="print nothing while training")
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    from models.train import TrainConfig
+    from models.train_config import TrainConfig
 
     return TrainConfig(
-        style_image=args.style_image,
+        style_images=tuple(args.style_images),
         dataset=args.dataset,
         out=args.out,
         steps=args.steps,
@@ -231,12 +243,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         image_size=args.image_size,
         style_size=args.style_size,
         content_weight=args.content_weight,
-        style_weight=args.style_weight,
+        content_loss=args.content_loss,
+        content_layers=tuple(args.content_layers),
+        style_weight=tuple(args.style_weight),
         tv_weight=args.tv_weight,
-        style_layer_weights=args.style_layer_weights,
+        style_layer_weights=tuple(args.style_layer_weights),
         lr=args.lr,
         lr_schedule=args.lr_schedule,
         arch=args.arch,
+        init=args.init,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
@@ -250,6 +265,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         resume=args.resume,
         log_every=args.log_every,
         num_workers=args.num_workers,
+        threads=args.threads,
         progress=not args.no_progress,
     )
 

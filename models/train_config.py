@@ -1,0 +1,100 @@
+"""What a training run needs: one typed config, every default stated once.
+
+This module imports no torch, so the command line builds ``realtime train --help`` from these
+defaults without loading it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STYLE_LAYER_NAMES = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+CONTENT_LOSS_KINDS = ("mse", "cosine", "pixel")
+LR_SCHEDULES = ("constant", "cosine")
+ARCH_NAMES = ("full", "lite")
+RESUME_LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs. Paths are as given; defaults are the recipe we ship.
+
+    Loss weights apply to the normalised terms of ``models.losses`` (content about 1 and
+    style about 1 per layer for an untrained network), so they are backbone-independent.
+
+    Several style images train one multi-style network (conditional instance norm,
+    ``models.style_norm``): sample k of the crop stream trains style k mod styles, so a batch
+    of 4 with 4 paintings has one crop of each. No style image (with ``style_weight`` 0) trains
+    a network to reproduce its input, a starting point (``init``) for style training.
+
+    The content loss is ``cosine`` on relu1_2..relu4_3 by default: it keeps the photo's
+    structure while leaving colour and texture to the style (measured in docs/STYLES.md);
+    ``mse`` on relu2_2 is Johnson et al.'s.
+    """
+
+    style_images: tuple[Path, ...]
+    dataset: Path
+    out: Path
+    steps: int = 20_000
+    batch_size: int = 4
+    image_size: int = 256
+    style_size: int | None = 256  # long side of every style image; None keeps each one's size
+    content_weight: float = 5.0
+    content_loss: str = "cosine"  # one of CONTENT_LOSS_KINDS
+    content_layers: tuple[str, ...] = STYLE_LAYER_NAMES
+    # One weight for every style, or one per style image.
+    style_weight: tuple[float, ...] = (5.0,)
+    tv_weight: float = 0.0
+    # Relative weights of relu1_2, relu2_2, relu3_3 and relu4_3 inside the style loss.
+    style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
+    lr: float = 1e-3
+    # "cosine" decays the rate to 0 at --steps. A short run ends far better converged than at a
+    # constant rate, whose last steps still jump between crops (see docs/STYLES.md).
+    lr_schedule: str = "constant"
+    arch: str = "full"  # one of ARCH_NAMES
+    init: Path | None = None  # start from these weights (a .pth of the same architecture)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # float16 autocast + GradScaler on CUDA; CPU always runs float32
+    vgg_weights: Path | None = None
+    jitter_max: float = 1.5  # scale jitter: short side = image_size * U(1, jitter_max)
+    checkpoint_every: int = 1000  # 0 disables
+    keep_checkpoints: int = 3
+    preview_every: int = 1000  # 0 disables (a final preview is always written)
+    preview_image: Path | None = None  # None: the first image of the dataset
+    preview_size: int = 512  # long side of the preview
+    resume: str | None = None  # None, "latest" (newest in NAME.checkpoints) or a .pt path
+    log_every: int = 100  # steps between log lines (and loss-log entries in the card)
+    num_workers: int = 2
+    threads: int | None = None  # torch CPU threads; None: torch's default (one per core)
+    progress: bool = True
+
+    @property
+    def num_styles(self) -> int:
+        return len(self.style_images)
+
+    @property
+    def multi_style(self) -> bool:
+        return self.num_styles > 1
+
+    def style_weights(self) -> tuple[float, ...]:
+        """One weight per style image (the single given weight repeated)."""
+        if len(self.style_weight) == 1:
+            return self.style_weight * max(1, self.num_styles)
+        return self.style_weight
+
+    def to_json(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, Path):
+                return str(value)
+            if isinstance(value, tuple):
+                return [plain(v) for v in value]
+            return value
+
+        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
+
+
+DEFAULTS = TrainConfig(style_images=(), dataset=Path(), out=Path())
