@@ -24,15 +24,12 @@ import numpy as np
 import torch
 
 from models.gatys import GatysConfig, GatysStylizer
-from models.metrics import content_distance, style_distance
+from models.metrics import score
 from models.vgg import load_vgg16
 from realtime.images import read_image, write_image
 
 STYLES = ("mosaic", "candy", "udnie", "rain-princess")
 
-
-def tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
 
 
 def main() -> None:
@@ -72,27 +69,31 @@ def main() -> None:
         ours = stylizer.stylize(amber)
         seconds = time.perf_counter() - started
         write_image(args.out / f"amber-{name}.gatys.jpg", ours)
+        mine, theirs = score(vgg, ours, painting, amber), score(vgg, reference, painting, amber)
         row = {
             "style": name,
             "steps": args.steps,
             "seconds": round(seconds, 1),
-            "ours_style": style_distance(vgg, tensor(ours), tensor(painting)),
-            "ours_content": content_distance(vgg, tensor(ours), tensor(amber)),
-            "reference_style": style_distance(vgg, tensor(reference), tensor(painting)),
-            "reference_content": content_distance(vgg, tensor(reference), tensor(amber)),
+            "ours_style": mine.style_distance,
+            "ours_content": mine.content_distance,
+            "ours_edges": mine.edge_correlation,
+            "reference_style": theirs.style_distance,
+            "reference_content": theirs.content_distance,
+            "reference_edges": theirs.edge_correlation,
         }
         rows.append(row)
         tiles.append(np.hstack([amber, reference, ours]))
         print(json.dumps(row), flush=True)
     write_image(args.out / "grid.jpg", np.vstack(tiles))
     print(f"\nsize {size[0]}x{size[1]}, VGG-16 {identity}, {torch.get_num_threads()} threads\n")
-    print("| style | steps | time | style ours | reference | content ours | reference |")
-    print("|---|---|---|---|---|---|---|")
+    print("| style | steps | time | style ours / reference | content | edges |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['style']} | {r['steps']} | {r['seconds']:.0f} s | **{r['ours_style']:.3f}** "
-            f"| {r['reference_style']:.3f} | **{r['ours_content']:.3f}** "
-            f"| {r['reference_content']:.3f} |"
+            f"| {r['style']} | {r['steps']} | {r['seconds']:.0f} s "
+            f"| **{r['ours_style']:.3f}** / {r['reference_style']:.3f} "
+            f"| **{r['ours_content']:.3f}** / {r['reference_content']:.3f} "
+            f"| **{r['ours_edges']:.3f}** / {r['reference_edges']:.3f} |"
         )
 
 

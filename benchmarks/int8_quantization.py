@@ -57,7 +57,6 @@ def main() -> None:
     parser.add_argument("--painting", help="style image name (default: the style's, no -lite)")
     args = parser.parse_args()
 
-    import torch
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -66,7 +65,7 @@ def main() -> None:
     )
     from PIL import Image
 
-    from models.metrics import content_distance, style_distance
+    from models.metrics import score
     from models.vgg import load_vgg16
 
     entry = resolve_style(args.style, CPU)
@@ -105,19 +104,16 @@ def main() -> None:
         )
         vgg, _ = load_vgg16(args.shared / "weights/vgg16-imagenet-features.pth")
 
-        def tensor(image: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
-
-        small = resize(amber, (512, 512))
-        print(f"{args.style}: 640x360 model-only latency, CPU provider; amber at 512 px")
-        print("| model | ms | style distance | content distance |")
-        print("|---|---|---|---|")
+        print(f"{args.style}: 640x360 model-only latency, CPU provider; amber scored at 512 px")
+        print("| model | ms | style distance | content distance | edges |")
+        print("|---|---|---|---|---|")
         for label, stylizer in models.items():
             ms = latency_ms(stylizer, frames[0], args.runs)
-            out = resize(stylizer(amber), (512, 512))
-            style = style_distance(vgg, tensor(out), tensor(painting))
-            content = content_distance(vgg, tensor(out), tensor(small))
-            print(f"| {label} | {ms:.1f} | {style:.3f} | {content:.3f} |")
+            s = score(vgg, stylizer(amber), painting, amber)
+            print(
+                f"| {label} | {ms:.1f} | {s.style_distance:.3f} | {s.content_distance:.3f} "
+                f"| {s.edge_correlation:.3f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""``realtime eval style OUTPUT STYLE CONTENT``: the two distances of ``models.metrics`` from
-the command line, with a random-weight VGG (the metric's arithmetic needs no ImageNet)."""
+"""``realtime eval style OUTPUT STYLE CONTENT``: the three numbers of ``models.metrics`` from
+the command line, with a random-weight VGG (the metric's arithmetic needs no ImageNet), and
+against the project's own scorer (``shared/tools/score_style.py``) where it is present."""
 
 from __future__ import annotations
 
@@ -33,27 +34,49 @@ def test_identical_images_score_zero(images, painting_file, random_vgg_weights, 
     same = scores(capsys, photo, photo, photo, "--vgg-weights", weights)
     assert same["content_distance"] == pytest.approx(0, abs=1e-6)
     assert same["style_distance"] == pytest.approx(0, abs=1e-6)
-    assert same["size"] == "90x60"
+    assert same["edge_correlation"] == pytest.approx(1, abs=1e-6)
+    assert same["size"] == 512
     other = scores(capsys, photo, painting_file, photo, "--vgg-weights", weights)
     assert other["style_distance"] > 0.1
 
 
-def test_content_is_scored_at_the_outputs_size(images, random_vgg_weights, capsys) -> None:
-    # A half-size output of the photo against the full-size photo: the photo is brought to
-    # the output's size, so little distance remains; --size scores both at another size.
+def test_content_is_scored_at_the_outputs_scaled_size(images, random_vgg_weights, capsys) -> None:
+    # A half-size output of the photo: both are brought to the same long side, so little
+    # distance remains, whatever the sizes they came in.
     half = scores(capsys, images["half"], images["photo"], images["photo"], "--vgg-weights",
                   random_vgg_weights)  # fmt: skip
-    assert half["size"] == "45x30" and half["content_distance"] < 0.1
+    assert half["content_distance"] < 0.1 and half["edge_correlation"] > 0.5
     sized = scores(capsys, images["half"], images["photo"], images["photo"], "--size", "60",
                    "--vgg-weights", random_vgg_weights)  # fmt: skip
-    assert sized["size"] == "60x40"
+    assert sized["size"] == 60
+
+
+def test_agrees_with_the_projects_scorer(shared_dir, vgg_weights, capsys) -> None:
+    import subprocess
+    import sys
+
+    samples, styles = shared_dir / "data" / "samples", shared_dir / "data" / "styles"
+    scorer = shared_dir / "tools" / "score_style.py"
+    for style in ("candy", "udnie"):
+        args = [samples / f"amber-{style}.reference.jpg", styles / f"{style}.jpg",
+                samples / "amber.jpg"]  # fmt: skip
+        ours = scores(capsys, *args, "--vgg-weights", vgg_weights)
+        done = subprocess.run(
+            [sys.executable, str(scorer), *map(str, args), "--json"],
+            capture_output=True, text=True, check=True,
+            env={**__import__("os").environ, "REALTIME_VGG_WEIGHTS": str(vgg_weights)},
+        )  # fmt: skip
+        theirs = json.loads(done.stdout)
+        for key in ("style_distance", "content_distance", "edge_correlation"):
+            assert round(ours[key], 3) == round(theirs[key], 3), (style, key, ours, theirs)
 
 
 def test_text_output_names_both(images, painting_file, random_vgg_weights, capsys) -> None:
     args = [images["photo"], painting_file, images["photo"], "--vgg-weights", random_vgg_weights]
     assert main(["eval", "style", *map(str, args)]) == 0
     out = capsys.readouterr().out
-    assert "style distance" in out and "content distance" in out and "stripes.png" in out
+    assert "style distance" in out and "content distance" in out and "edge correlation" in out
+    assert "stripes.png" in out
 
 
 def test_bad_inputs_are_one_line_errors(

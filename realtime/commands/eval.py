@@ -243,13 +243,13 @@ def _check_headers(sources: dict[str, VideoFileSource]) -> None:
 def _register_style(metrics: argparse._SubParsersAction) -> None:
     parser = metrics.add_parser(
         "style",
-        help="style distance of a stylized image to the painting, content distance to the photo",
-        description="How much of the painting's style and of the photograph's content a "
-        "stylized image has. Style distance: the mean over relu1_2, relu2_2, relu3_3 and "
-        "relu4_3 of ||G(output) - G(style)|| / ||G(style)|| (Gram matrices of VGG-16 "
-        "activations; the painting at its own size). Content distance: ||phi(output) - "
-        "phi(content)|| / ||phi(content)|| at relu3_3, the content resized to the output's "
-        "size. Both relative: 0 is identical; lower is closer. Needs torch and VGG-16 weights.",
+        help="how close a stylized image is to the painting's style and the photo's structure",
+        description="Three numbers, as the project's scorer defines them (models/metrics.py): "
+        "style distance (Gram matrices of VGG-16 relu1_2..relu4_3, output and painting both "
+        "at a long side of 512; lower is closer to the painting), content distance "
+        "(unit-normalised VGG-16 features at each position, LPIPS-style; 0 is the photo, "
+        "higher keeps less of it) and edge correlation (of the grey output's and photo's "
+        "edges; 1 keeps them all). Needs torch and VGG-16 weights.",
     )
     parser.add_argument("output", type=Path, help="the stylized image")
     parser.add_argument("style", type=Path, help="the painting (style image)")
@@ -259,8 +259,7 @@ def _register_style(metrics: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="PX",
-        help="score the output and the content with the long side at PX (default: the "
-        "output's size), so outputs of different sizes compare",
+        help="long side the images are scored at (default: the scorer's, 512)",
     )
     parser.add_argument(
         "--vgg-weights",
@@ -274,51 +273,35 @@ def _register_style(metrics: argparse._SubParsersAction) -> None:
 
 
 def run_style(args: argparse.Namespace) -> int:
-    from realtime.frames import MIN_PROCESS_SIDE, resize
+    from realtime.frames import MIN_PROCESS_SIDE
     from realtime.images import read_image
 
     if args.size is not None and args.size < MIN_PROCESS_SIDE:
         raise UserError(f"--size {args.size} is too small; use at least {MIN_PROCESS_SIDE} px")
     images = {name: read_image(getattr(args, name)) for name in ("output", "style", "content")}
-    output = images["output"]
-    if args.size is not None:
-        factor = args.size / max(output.shape[:2])
-        output = resize(output, (round(output.shape[1] * factor), round(output.shape[0] * factor)))
-    size = (output.shape[1], output.shape[0])
-    photo = images["content"]
+    output, photo = images["output"], images["content"]
     aspect = (output.shape[1] / output.shape[0]) / (photo.shape[1] / photo.shape[0])
     if abs(aspect - 1) > 0.02:
         raise UserError(
-            f"{args.output.name} is {images['output'].shape[1]}x{images['output'].shape[0]} "
-            f"but {args.content.name} is {photo.shape[1]}x{photo.shape[0]}: not the same "
-            "picture's proportions; give the photograph that was stylized"
+            f"{args.output.name} is {output.shape[1]}x{output.shape[0]} but {args.content.name} "
+            f"is {photo.shape[1]}x{photo.shape[0]}: not the same picture's proportions; give "
+            "the photograph that was stylized"
         )
-    content = resize(photo, size)
     try:
-        import torch
-
-        from models.metrics import content_distance, style_distance
+        from models.metrics import SCORE_SIZE, score
         from models.vgg import load_vgg16
     except ImportError as exc:
         raise UserError(f"eval style needs torch ({exc.name} is missing); install torch") from None
-
-    def tensor(image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
-
+    size = args.size or SCORE_SIZE
     vgg, identity = load_vgg16(args.vgg_weights)
-    scores = {
-        "style_distance": style_distance(vgg, tensor(output), tensor(images["style"])),
-        "content_distance": content_distance(vgg, tensor(output), tensor(content)),
-        "size": f"{size[0]}x{size[1]}",
-        "vgg": identity,
-    }
+    scores = score(vgg, output, images["style"], photo, size).as_dict()
     if args.json:
-        print(json.dumps(scores))
+        print(json.dumps({**scores, "size": size, "vgg": identity}))
         return EXIT_OK
     print(
-        f"style distance {scores['style_distance']:.4f} (Gram, relu1_2..relu4_3, relative to "
-        f"{args.style.name} at its own size)\n"
-        f"content distance {scores['content_distance']:.4f} (relu3_3, relative, at "
-        f"{scores['size']})\nVGG-16 weights {identity}"
+        f"style distance {scores['style_distance']:.3f} (lower is closer to {args.style.name})\n"
+        f"content distance {scores['content_distance']:.3f} (0 is the photo; higher keeps less "
+        f"of it)\nedge correlation {scores['edge_correlation']:.3f} (1 keeps every edge)\n"
+        f"scored at a long side of {size} px with VGG-16 weights {identity}"
     )
     return EXIT_OK
