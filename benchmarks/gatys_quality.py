@@ -31,7 +31,6 @@ from realtime.images import read_image, write_image
 STYLES = ("mosaic", "candy", "udnie", "rain-princess")
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"))

@@ -12,27 +12,6 @@ from realtime import model_io
 from realtime.errors import UserError
 
 
-def card_path_for(pth_path: Path) -> Path:
-    """The training card ``NAME.json`` that ``realtime train`` writes beside ``NAME.pth``."""
-    return Path(pth_path).with_suffix(".json")
-
-
-def read_card(pth_path: Path) -> dict[str, Any] | None:
-    """The card beside ``pth_path`` as a dict, ``None`` if there is none."""
-    path = card_path_for(pth_path)
-    if not path.is_file():
-        return None
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(
-            f"cannot read the model card {path} ({exc}); fix or remove it, it is optional"
-        ) from exc
-    if not isinstance(card, dict):
-        raise UserError(f"model card {path} is not a JSON object; fix or remove it")
-    return card
-
-
 def style_name_for(pth_path: Path, card: dict[str, Any] | None, explicit: str | None) -> str:
     """``--style-name``, else the card's ``style_name``/``name``, else the ``.pth`` stem."""
     name = explicit

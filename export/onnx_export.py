@@ -31,13 +31,14 @@ from torch import nn
 import realtime
 from export.metadata import (
     build_metadata,
-    read_card,
     style_name_for,
     write_metadata,
 )
 from export.verify import PARITY_SIZES, ParityResult, check_parity
-from models.transformer_net import MIN_SIDE, load_transformer_net
+from models.style_norm import single_style_state
+from models.transformer_net import MIN_SIDE, build_network, load_transformer_net
 from realtime import model_io
+from realtime.cards import card_styles, read_card
 from realtime.errors import UserError
 from realtime.files import sha256_file
 
@@ -267,13 +268,34 @@ def export_checkpoint(
     *,
     fp16: bool = False,
     style_name: str | None = None,
+    style: str | None = None,
 ) -> ExportReport:
-    """Export the TransformerNet checkpoint ``pth_path`` (and its card, if any) to ONNX."""
+    """Export the TransformerNet checkpoint ``pth_path`` (and its card, if any) to ONNX.
+
+    ``style`` picks one style of a multi-style network (by the name its card lists): the
+    export is then that style's single-style network, named after it.
+    """
     pth_path = Path(pth_path)
     onnx_path = Path(onnx_path)
     _check_writable(onnx_path)  # before the slow part
     model = load_transformer_net(pth_path)  # UserError for missing/foreign checkpoints
     card = read_card(pth_path)
+    styles = card_styles(card)
+    if getattr(model, "num_styles", None):
+        if style is None:
+            raise UserError(
+                f"{pth_path.name} is a multi-style network ({', '.join(styles) or 'no card'}); "
+                "export one of its styles with --style NAME"
+            )
+        if style not in styles:
+            raise UserError(
+                f"{pth_path.name} has no style {style!r}; its styles are "
+                f"{', '.join(styles) or 'unknown (its card NAME.json is missing)'}"
+            )
+        model, card = _one_style(model, card, styles.index(style)), _style_card(card, style)
+        style_name = style_name or style
+    elif style is not None:
+        raise UserError(f"{pth_path.name} holds one style; drop --style {style}")
     return export_model(
         model,
         onnx_path,
@@ -282,3 +304,25 @@ def export_checkpoint(
         card=card,
         source_sha256=sha256_file(pth_path),
     )
+
+
+def _one_style(model: nn.Module, card: dict[str, Any] | None, index: int) -> nn.Module:
+    """Style ``index`` of a multi-style network, as the single-style network it is."""
+    state = model.state_dict()
+    weights = torch.zeros(model.num_styles)
+    weights[index] = 1.0
+    single = build_network("full")
+    single.load_state_dict(single_style_state(state, weights))
+    return single.eval()
+
+
+def _style_card(card: dict[str, Any] | None, style: str) -> dict[str, Any] | None:
+    """The card of one style of a multi-style network: its painting, the network's recipe."""
+    if card is None:
+        return None
+    entry = next(s for s in card["styles"] if s["name"] == style)
+    out = {k: v for k, v in card.items() if k != "styles"}
+    out["name"] = style
+    out["style_image"] = {k: v for k, v in entry.items() if k != "name"}
+    out["multi_style"] = {"network": card.get("name"), "styles": card_styles(card)}
+    return out

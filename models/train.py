@@ -44,7 +44,7 @@ from models.train_config import (
 )
 from models.transformer_net import MIN_SIDE, build_network, clean_state_dict
 from models.vgg import LAYERS, VGG16Features, load_vgg16
-from realtime.cards import write_card
+from realtime.cards import card_path_for, write_card
 from realtime.errors import UserError
 from realtime.files import atomic_output
 from realtime.progress import progress_bar
@@ -101,10 +101,6 @@ def checkpoint_dir_for(out: Path) -> Path:
 
 def preview_dir_for(out: Path) -> Path:
     return out.with_name(out.stem + ".previews")
-
-
-def card_path_for(out: Path) -> Path:
-    return out.with_suffix(".json")
 
 
 def style_names(config: TrainConfig) -> list[str]:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import importlib.resources
 import importlib.util
-import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from realtime.cards import read_card
 from realtime.config import EngineConfig
 from realtime.errors import UserError
 from realtime.files import sha256_file
@@ -56,20 +56,6 @@ def user_styles_dir() -> Path:
 
 def exported_cache_dir(engine: EngineConfig) -> Path:
     return (engine.cache_dir or user_cache_dir()) / "exported"
-
-
-def read_card(onnx_path: Path) -> dict[str, Any] | None:
-    """The card ``NAME.json`` beside ``NAME.onnx``, or None when there is none."""
-    path = Path(onnx_path).with_suffix(".json")
-    if not path.is_file():
-        return None
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read style card {path} ({exc}); fix or remove it") from exc
-    if not isinstance(card, dict):
-        raise UserError(f"style card {path} is not a JSON object; fix or remove it")
-    return card
 
 
 def _onnx_files(directory: Path) -> dict[str, Path]:

@@ -1,23 +1,27 @@
-"""Retrain, re-export, evaluate and install the bundled styles from ../shared: one command.
+"""Retrain, export, evaluate and install the bundled styles from ../shared: one command.
 
-    python scripts/retrain_bundled_styles.py --shared ../shared                 # all, CPU recipe
-    python scripts/retrain_bundled_styles.py --shared ../shared --styles candy --arch lite
-    python scripts/retrain_bundled_styles.py --shared ../shared --recipe gpu    # on a CUDA GPU
+    python scripts/retrain_bundled_styles.py --shared ../shared            # everything
+    python scripts/retrain_bundled_styles.py --shared ../shared --train-only  # just train
+    python scripts/retrain_bundled_styles.py --shared ../shared --no-install  # leave the package
 
-For each style (``NAME`` for ``--arch full``, ``NAME-lite`` for ``--arch lite``) it runs the
-user-facing commands, so what ships is exactly what a user can reproduce:
+It runs the user-facing commands, so what ships is exactly what a user can reproduce:
 
-1. ``realtime train`` into ``--work`` (default ``runs/bundled``). Interrupted or extended runs
-   continue from their newest checkpoint (``--resume``); a finished run is not retrained.
-2. ``realtime export --fp16`` (parity against torch is part of the export).
-3. ``realtime image`` on ``samples/amber.jpg`` at its full size and ``realtime eval style
-   --size 512`` of that output and of the PyTorch examples' reference output, both against the
-   style image: the numbers in the card's ``evaluation`` and in docs/STYLES.md.
-4. Unless ``--no-install``: copies ``NAME.onnx`` and the card ``NAME.json`` into
-   ``realtime/bundled_styles/``.
-
-Finally it redraws ``docs/styles-grid.jpg`` (amber | ours | reference, one row per style that
-has a full model) and prints the quality table for docs/STYLES.md.
+1. A training folder of ``data/content/train`` without the ``HOLDOUT`` photos (links in
+   ``--work``, default ``runs/bundled``): they are kept for checking that a recipe is not
+   tuned to the photos it saw.
+2. ``realtime train --content-loss pixel --style-weight 0``: a TransformerNet that reproduces
+   its input (``identity.pth``), the starting point of the style training. Cheap: no VGG.
+3. ``realtime train`` with the four paintings, ``--init identity.pth``: one multi-style
+   network (``multi.pth``) whose styles share every convolution (``RECIPES``). Interrupted
+   or extended runs continue from their newest checkpoint (``--resume``); a finished run is
+   not retrained.
+4. ``realtime export --fp16 --style NAME``: each style as its own single-style network.
+5. ``realtime image`` on ``samples/amber.jpg`` at full size and ``realtime eval style`` of
+   that output and of the PyTorch examples' reference output: the numbers in each card's
+   ``evaluation`` and in docs/STYLES.md.
+6. Unless ``--no-install``: copies ``NAME.onnx`` and its card into
+   ``realtime/bundled_styles/`` and redraws ``docs/styles-grid.jpg``
+   (painting | photo | reference | ours).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +39,15 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "realtime" / "bundled_styles"
+# The order is the multi-style network's style input.
 STYLES = ("mosaic", "candy", "udnie", "rain-princess")
-EVAL_SIZE = 512
+# Training photos kept out of training, to check the networks on photos they never saw.
+HOLDOUT = (
+    "curban100-img_010.jpg",
+    "csun_hays80-street_sun_bkgpqbvgorkjqzgp.jpg",
+    "csun_hays80-lighthouse_sun_akeqnxvbhbktajfl.jpg",
+    "bsds-val-101085.jpg",
+)
 STYLE_SOURCE = (
     "the PyTorch examples' fast_neural_style images (BSD-3-Clause), "
     "as copied into ../shared/data/styles"
@@ -45,85 +56,52 @@ STYLE_SOURCE = (
 
 @dataclass(frozen=True)
 class Recipe:
-    """``realtime train`` options shared by every style of a recipe."""
+    """``realtime train`` options of a recipe's two runs (docs/STYLES.md says why)."""
 
+    identity_steps: int
     steps: int
     image_size: int
     batch_size: int
-    style_size: int | None  # long side of the painting; None: its own size
+    style_size: int
     scale_jitter: float
+    content_weight: float
+    style_weight: float
     lr: float
-    lr_schedule: str
     checkpoint_every: int
-    # Styles that stop earlier than ``steps``: the CPU recipe's budget goes where it is needed.
-    style_steps: dict[str, int] = field(default_factory=dict)
-    # Styles whose painting is matched at another long side than ``style_size``.
-    style_sizes: dict[str, int] = field(default_factory=dict)
 
-    def steps_for(self, name: str) -> int:
-        return self.style_steps.get(name, self.steps)
-
-    def style_size_for(self, name: str) -> int | None:
-        return self.style_sizes.get(name, self.style_size)
+    def common(self) -> list[str]:
+        return [
+            "--image-size", str(self.image_size),
+            "--batch-size", str(self.batch_size),
+            "--scale-jitter", str(self.scale_jitter),
+            "--lr", str(self.lr),
+            "--checkpoint-every", str(self.checkpoint_every),
+            "--preview-every", str(self.checkpoint_every),
+        ]  # fmt: skip
 
 
 RECIPES = {
-    # What the 2-core development CPU can do in well under an hour a style (2-4 s a step):
-    # 128 px crops instead of 256 px, at most 1500 steps instead of 20k+. The painting is
-    # matched at its own size, as the PyTorch examples' reference networks were trained: at
-    # 256 px the strokes came out smaller than those of the painting the scorer compares
-    # against (docs/STYLES.md). Scale jitter 3 keeps more of the photo at the same style
-    # distance. Each style stops where its checkpoints' scores stopped improving (mosaic:
-    # past its target, where the session's time ran out), not at a fixed count.
+    # The 2-core development CPU: 128 px crops (a step of the four styles takes about 1.3 s),
+    # every painting matched at a long side of 1024 (the size whose strokes match amber
+    # stylized at 1080 px and scored at 512), the cosine content loss over relu1_2..relu4_3,
+    # started from a network that reproduces its input.
     "cpu": Recipe(
-        steps=1500,
+        identity_steps=1000,
+        steps=20_000,
         image_size=128,
         batch_size=4,
-        style_size=None,
+        style_size=1024,
         scale_jitter=3.0,
+        content_weight=5.0,
+        style_weight=5.0,
         lr=1e-3,
-        lr_schedule="constant",
-        checkpoint_every=250,
-        style_steps={"mosaic": 1250, "candy": 750, "udnie": 250, "rain-princess": 500},
-        # mosaic.jpg is 470 px, half the size of candy's and rain-princess's paintings: matched
-        # at that size, its tiles came out half as large as the scorer's (a 1080 px photo seen
-        # at 512 px) and the tiling washed out to a pale texture. 990 px = 470 x 1080 / 512.
-        style_sizes={"mosaic": 990},
-    ),
-    # Johnson et al.'s scale (256 px, batch 4, 40k steps is their 2 epochs of COCO), with our
-    # normalised losses. Written for a CUDA GPU; not yet run.
-    "gpu": Recipe(
-        steps=40_000,
-        image_size=256,
-        batch_size=4,
-        style_size=None,
-        scale_jitter=1.5,
-        lr=1e-3,
-        lr_schedule="cosine",
-        checkpoint_every=2000,
+        checkpoint_every=500,
     ),
 }
-
-# Per-style loss weights (normalised units, see models/train.py), per architecture. The style
-# weight moves the content distance far more than the style distance (docs/STYLES.md): udnie,
-# whose reference keeps the photo closely, needs 0.4 to meet its content target. The lite
-# network keeps less of the photo at the same weight, so it gets a lower one (measured on
-# mosaic-lite: docs/BENCHMARKS.md).
-STYLE_WEIGHTS = {
-    "full": {"mosaic": 5.0, "candy": 5.0, "udnie": 0.4, "rain-princess": 5.0},
-    "lite": {"mosaic": 2.0, "candy": 2.0, "udnie": 2.0, "rain-princess": 2.0},
-}
-
-# Per-style weights of relu1_2, relu2_2, relu3_3, relu4_3 inside the style loss (default
-# equal). mosaic's are the PyTorch examples' in effect: their raw Gram losses weigh each
-# layer by the painting's mean squared Gram entry, 13/73/14/0 % for mosaic.jpg (times 4, so
-# the sum stays that of equal weights). With relu4_3 in, the network painted a content-blind
-# diagonal hatching over the whole photo; without it, it keeps the door's panels (docs/STYLES.md).
-STYLE_LAYER_WEIGHTS = {"mosaic": (0.54, 2.92, 0.54, 0.0)}
 
 
 def realtime(*args: str) -> str:
-    """Run ``python -m realtime ARGS`` (output shown live); stdout is returned."""
+    """Run ``python -m realtime ARGS`` (stderr shown live); stdout is returned."""
     command = [sys.executable, "-m", "realtime", *args]
     print("$ realtime " + " ".join(args), flush=True)
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -133,110 +111,135 @@ def realtime(*args: str) -> str:
     return done.stdout
 
 
+def training_folder(shared: Path, work: Path) -> Path:
+    """``data/content/train`` without the held-out photos, as links."""
+    folder = work / "dataset"
+    folder.mkdir(parents=True, exist_ok=True)
+    for photo in sorted((shared / "data/content/train").iterdir()):
+        link = folder / photo.name
+        if photo.name not in HOLDOUT and not link.exists():
+            link.symlink_to(photo.resolve())
+    return folder
+
+
 def trained_steps(card_path: Path) -> int:
     if not card_path.is_file():
         return 0
     return int(json.loads(card_path.read_text(encoding="utf-8")).get("steps", 0))
 
 
-def train(style: str, name: str, arch: str, recipe: Recipe, shared: Path, work: Path) -> Path:
-    out = work / f"{name}.pth"
-    steps = recipe.steps_for(name)
-    style_size = recipe.style_size_for(name)
-    if trained_steps(out.with_suffix(".json")) >= steps and out.is_file():
-        print(f"{name}: already trained to {steps} steps in {out}", flush=True)
+def _train(out: Path, steps: int, args: list[str]) -> Path:
+    if out.is_file() and trained_steps(out.with_suffix(".json")) >= steps:
+        print(f"{out.name}: already trained to {steps} steps", flush=True)
         return out
-    args = [
-        "train",
-        "--arch", arch,
-        "--style-image", str(shared / "data/styles" / f"{style}.jpg"),
-        "--dataset", str(shared / "data/content/train"),
-        "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
-        "--out", str(out),
-        "--steps", str(steps),
-        "--image-size", str(recipe.image_size),
-        "--batch-size", str(recipe.batch_size),
-        "--style-size", "original" if style_size is None else str(style_size),
-        "--style-weight", str(STYLE_WEIGHTS[arch][style]),
-        "--style-layer-weights", ",".join(map(str, STYLE_LAYER_WEIGHTS.get(style, (1, 1, 1, 1)))),
-        "--scale-jitter", str(recipe.scale_jitter),
-        "--lr", str(recipe.lr),
-        "--lr-schedule", recipe.lr_schedule,
-        "--checkpoint-every", str(recipe.checkpoint_every),
-        "--preview-every", str(recipe.checkpoint_every),
-        "--preview-image", str(shared / "data/samples/amber.jpg"),
-        "--num-workers", "1",
-    ]  # fmt: skip
-    if (work / f"{name}.checkpoints").is_dir():
-        args.append("--resume")
-    realtime(*args)
+    resume = ["--resume"] if out.with_name(out.stem + ".checkpoints").is_dir() else []
+    realtime("train", *args, "--out", str(out), "--steps", str(steps), *resume)
     return out
 
 
-def evaluate(image: Path, style: str, shared: Path) -> dict[str, float]:
+def train(recipe: Recipe, shared: Path, work: Path) -> Path:
+    dataset = training_folder(shared, work)
+    preview = ["--preview-image", str(shared / "data/samples/amber.jpg"), "--num-workers", "1"]
+    identity = _train(
+        work / "identity.pth",
+        recipe.identity_steps,
+        ["--dataset", str(dataset), "--content-loss", "pixel", "--style-weight", "0",
+         *recipe.common(), *preview],
+    )  # fmt: skip
+    paintings = [
+        arg for s in STYLES for arg in ("--style-image", str(shared / f"data/styles/{s}.jpg"))
+    ]
+    return _train(
+        work / "multi.pth",
+        recipe.steps,
+        [*paintings, "--dataset", str(dataset), "--init", str(identity),
+         "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
+         "--style-size", str(recipe.style_size),
+         "--content-loss", "cosine", "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
+         "--content-weight", str(recipe.content_weight),
+         "--style-weight", str(recipe.style_weight),
+         "--keep-checkpoints", "100", *recipe.common(), *preview],
+    )  # fmt: skip
+
+
+def evaluate(image: Path, style: str, shared: Path, photo: Path | None = None) -> dict[str, float]:
     scores = json.loads(
         realtime(
             "eval",
             "style",
             str(image),
             str(shared / "data/styles" / f"{style}.jpg"),
-            str(shared / "data/samples/amber.jpg"),
-            "--size",
-            str(EVAL_SIZE),
+            str(photo or shared / "data/samples/amber.jpg"),
             "--vgg-weights",
             str(shared / "weights/vgg16-imagenet-features.pth"),
             "--json",
         )  # fmt: skip
     )
-    return {k: round(scores[k], 4) for k in ("style_distance", "content_distance")}
+    return {
+        k: round(scores[k], 4) for k in ("style_distance", "content_distance", "edge_correlation")
+    }
 
 
-def build(style: str, arch: str, recipe_name: str, shared: Path, work: Path, install: bool) -> dict:
-    name = style if arch == "full" else f"{style}-lite"
-    pth = train(style, name, arch, RECIPES[recipe_name], shared, work)
-    onnx_path = work / f"{name}.onnx"
-    realtime("export", "--fp16", "--style-name", name, str(pth), str(onnx_path))
-    amber = work / f"{name}-amber.jpg"
+def build(style: str, multi: Path, recipe_name: str, shared: Path, work: Path) -> dict:
+    onnx_path = work / f"{style}.onnx"
+    realtime("export", "--fp16", "--style", style, str(multi), str(onnx_path))
     amber_in = shared / "data/samples/amber.jpg"
+    amber = work / f"{style}-amber.jpg"
     realtime("image", str(amber_in), str(amber), "--style", str(onnx_path), "--device", "cpu")
+    held_out = []
+    for name in HOLDOUT:
+        photo = shared / "data/content/train" / name
+        out = work / f"{style}-{Path(name).stem}.jpg"
+        realtime("image", str(photo), str(out), "--style", str(onnx_path), "--device", "cpu")
+        held_out.append(evaluate(out, style, shared, photo))
     reference = shared / "data/samples" / f"amber-{style}.reference.jpg"
-    card = json.loads(pth.with_suffix(".json").read_text(encoding="utf-8"))
+    card = json.loads(multi.with_suffix(".json").read_text(encoding="utf-8"))
+    card = {k: v for k, v in card.items() if k != "styles"} | {"name": style}
+    card["style_image"] = next(
+        {k: v for k, v in s.items() if k != "name"}
+        for s in json.loads(multi.with_suffix(".json").read_text(encoding="utf-8"))["styles"]
+        if s["name"] == style
+    ) | {"source": STYLE_SOURCE}
+    card["multi_style"] = {"network": multi.name, "styles": list(STYLES)}
     card["evaluation"] = {
         "content_image": "samples/amber.jpg (1080x1080), stylized at full size",
-        "command": f"realtime eval style OUT {style}.jpg amber.jpg --size {EVAL_SIZE}",
+        "command": f"realtime eval style OUT {style}.jpg amber.jpg",
         "ours": evaluate(amber, style, shared),
         "reference": evaluate(reference, style, shared),
         "reference_is": "the PyTorch examples' pretrained model (COCO, torchvision VGG-16)",
+        "held_out_mean": {
+            k: round(float(np.mean([h[k] for h in held_out])), 4) for k in held_out[0]
+        },
+        "held_out_photos": list(HOLDOUT),
     }
-    card["style_image"]["source"] = STYLE_SOURCE
-    lite = " --arch lite" if arch == "lite" else ""
     card["retrain"] = {
         "recipe": recipe_name,
         "command": "python scripts/retrain_bundled_styles.py --shared ../shared "
-        f"--styles {style}{lite} --recipe {recipe_name}",
+        f"--recipe {recipe_name}",
     }
-    card["shipped"] = {"precision": "fp16", "exported_from": pth.name}
-    (work / f"{name}.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    if install:
-        shutil.copyfile(onnx_path, BUNDLED / f"{name}.onnx")
-        (BUNDLED / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-        print(f"installed {name} into {BUNDLED}", flush=True)
+    card["shipped"] = {"precision": "fp16", "exported_from": f"{multi.name} --style {style}"}
+    (work / f"{style}.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return card
 
 
-def draw_grid(shared: Path, work: Path, styles: list[str], path: Path, cell: int = 320) -> None:
-    """amber | ours | reference | the painting, one row per style."""
+def install(style: str, card: dict, work: Path) -> None:
+    shutil.copyfile(work / f"{style}.onnx", BUNDLED / f"{style}.onnx")
+    (BUNDLED / f"{style}.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    print(f"installed {style} into {BUNDLED}", flush=True)
+
+
+def draw_grid(shared: Path, work: Path, path: Path, cell: int = 320) -> None:
+    """painting | photo | reference | ours, one row per style."""
     rows = []
-    for style in styles:
-        ours = work / f"{style}-amber.jpg"
-        if not ours.is_file():
-            continue
+    for style in STYLES:
         files = [
-            shared / "data/samples/amber.jpg",
-            ours,
-            shared / "data/samples" / f"amber-{style}.reference.jpg",
             shared / "data/styles" / f"{style}.jpg",
+            shared / "data/samples/amber.jpg",
+            shared / "data/samples" / f"amber-{style}.reference.jpg",
+            work / f"{style}-amber.jpg",
         ]
+        if not files[-1].is_file():
+            continue
         cells = []
         for file in files:
             with Image.open(file) as img:
@@ -247,21 +250,24 @@ def draw_grid(shared: Path, work: Path, styles: list[str], path: Path, cell: int
                 cells.append(np.asarray(canvas))
         rows.append(np.concatenate(cells, axis=1))
     if rows:
-        Image.fromarray(np.concatenate(rows, axis=0)).save(path, quality=88)
+        Image.fromarray(np.concatenate(rows, axis=0)).save(path, quality=90)
         print(f"wrote {path}", flush=True)
 
 
 def table(cards: dict[str, dict]) -> str:
     lines = [
-        "| style | steps | style distance, ours / reference | content distance, ours / reference |",
+        "| style | ours: style / content / edges | reference | held out (ours) |",
         "|---|---|---|---|",
     ]
     for name, card in cards.items():
-        ours, ref = card["evaluation"]["ours"], card["evaluation"]["reference"]
+        evaluation = card["evaluation"]
+
+        def three(scores: dict[str, float]) -> str:
+            return " / ".join(f"{scores[k]:.3f}" for k in scores)
+
         lines.append(
-            f"| {name} | {card['steps']} | {ours['style_distance']:.3f} / "
-            f"{ref['style_distance']:.3f} | {ours['content_distance']:.3f} / "
-            f"{ref['content_distance']:.3f} |"
+            f"| {name} | {three(evaluation['ours'])} | {three(evaluation['reference'])} "
+            f"| {three(evaluation['held_out_mean'])} |"
         )
     return "\n".join(lines)
 
@@ -269,21 +275,11 @@ def table(cards: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--styles", default=",".join(STYLES))
-    parser.add_argument("--arch", choices=("full", "lite"), default="full")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="cpu")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bundled")
-    parser.add_argument("--no-install", action="store_true")
-    parser.add_argument(
-        "--grid-only",
-        action="store_true",
-        help="only redraw docs/styles-grid.jpg from the NAME-amber.jpg outputs in --work",
-    )
+    parser.add_argument("--train-only", action="store_true", help="stop after training")
+    parser.add_argument("--no-install", action="store_true", help="leave the package alone")
     args = parser.parse_args()
-    styles = [s for s in args.styles.split(",") if s]
-    unknown = sorted(set(styles) - set(STYLES))
-    if unknown:
-        parser.error(f"unknown style(s) {', '.join(unknown)}; use {', '.join(STYLES)}")
     missing = [
         p
         for p in ("data/styles", "data/content/train", "weights")
@@ -292,15 +288,14 @@ def main() -> None:
     if missing:
         parser.error(f"{args.shared} lacks {', '.join(missing)}; give --shared PATH")
     args.work.mkdir(parents=True, exist_ok=True)
-    if args.grid_only:
-        draw_grid(args.shared, args.work, styles, ROOT / "docs" / "styles-grid.jpg")
+    multi = train(RECIPES[args.recipe], args.shared, args.work)
+    if args.train_only:
         return
-    cards = {}
-    for style in styles:
-        card = build(style, args.arch, args.recipe, args.shared, args.work, not args.no_install)
-        cards[card["name"]] = card
-    if args.arch == "full" and not args.no_install:  # --no-install leaves the checkout alone
-        draw_grid(args.shared, args.work, list(STYLES), ROOT / "docs" / "styles-grid.jpg")
+    cards = {style: build(style, multi, args.recipe, args.shared, args.work) for style in STYLES}
+    if not args.no_install:
+        for style, card in cards.items():
+            install(style, card, args.work)
+        draw_grid(args.shared, args.work, ROOT / "docs" / "styles-grid.jpg")
     print(table(cards))
 
 

@@ -201,3 +201,38 @@ def test_lite_network_exports_with_its_arch_and_passes_parity(tmp_path, fp16):
     assert info.min_side == 16  # below it the residual blocks' instance norm has 1 value
     assert info.precision == ("fp16" if fp16 else "fp32")
     assert report.parity and all(r.passed for r in report.parity)
+
+
+def test_one_style_of_a_multi_style_network_exports_as_its_own_network(tmp_path, capsys):
+    from models.style_norm import single_style_state
+    from models.transformer_net import TransformerNet
+    from realtime.config import EngineConfig
+    from realtime.engine import OnnxStylizer
+
+    torch.manual_seed(3)
+    multi = TransformerNet(num_styles=2)
+    with torch.no_grad():  # two clearly different styles
+        for param in multi.parameters():
+            if param.dim() == 2:
+                param.add_(torch.randn_like(param) * 0.5)
+    pth = tmp_path / "multi.pth"
+    torch.save(multi.state_dict(), pth)
+    card = {"name": "multi", "styles": [{"name": "dots"}, {"name": "waves"}]}
+    pth.with_suffix(".json").write_text(json.dumps(card))
+    out = tmp_path / "waves.onnx"
+    assert main(["export", str(pth), str(out), "--style", "waves"]) == 0
+    stylizer = OnnxStylizer(out, EngineConfig(device="cpu"), announce=False)
+    assert stylizer.style_name == "waves"
+    single = TransformerNet()
+    single.load_state_dict(single_style_state(multi.state_dict(), torch.tensor([0.0, 1.0])))
+    frame = np.random.default_rng(0).integers(0, 256, (40, 52, 3), dtype=np.uint8)
+    with torch.no_grad():
+        expected = single.eval()(torch.from_numpy(frame).permute(2, 0, 1)[None].float())
+    expected = expected.clamp(0, 255).round()[0].permute(1, 2, 0).numpy()
+    assert np.abs(stylizer(frame).astype(float) - expected).max() <= 1
+    capsys.readouterr()
+    # Without --style, or with one it does not have: one line naming its styles.
+    assert main(["export", str(pth), str(tmp_path / "x.onnx")]) == 2
+    assert "dots, waves" in capsys.readouterr().err
+    assert main(["export", str(pth), str(tmp_path / "x.onnx"), "--style", "mosaic"]) == 2
+    assert "no style 'mosaic'" in capsys.readouterr().err

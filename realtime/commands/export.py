@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="store weights in float16 (I/O stays float32; for GPUs, about half the file size)",
     )
     parser.add_argument(
+        "--style",
+        metavar="NAME",
+        help="a multi-style network: export this one of its styles (its card lists them)",
+    )
+    parser.add_argument(
         "--style-name",
         metavar="NAME",
         help="style name stored in the model (default: the card's name, else the .pth stem)",
@@ -44,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from export.onnx_export import export_checkpoint
 
     report = export_checkpoint(
-        args.checkpoint, args.output, fp16=args.fp16, style_name=args.style_name
+        args.checkpoint, args.output, fp16=args.fp16, style_name=args.style_name, style=args.style
     )
     print(report.summary())
     return 0
