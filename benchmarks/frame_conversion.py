@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from timing import median_ms  # noqa: E402
 
-from realtime.engine import OnnxStylizer  # noqa: E402
+from realtime.runtime.engine import OnnxStylizer  # noqa: E402
 
 
 def pre_numpy(frame: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import torch
 from models.gatys import GatysConfig, GatysStylizer
 from models.metrics import score
 from models.vgg import load_vgg16
-from realtime.images import read_image, write_image
+from realtime.media.images import read_image, write_image
 
 STYLES = ("mosaic", "candy", "udnie", "rain-princess")
 

@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from timing import median_ms  # noqa: E402
 
-from realtime.config import EngineConfig  # noqa: E402
-from realtime.engine import OnnxStylizer  # noqa: E402
-from realtime.frames import resize  # noqa: E402
-from realtime.precision import upcast_to_fp32  # noqa: E402
-from realtime.style_registry import resolve_style  # noqa: E402
-from realtime.video_source import VideoFileSource  # noqa: E402
+from realtime.core.config import EngineConfig  # noqa: E402
+from realtime.media.video_source import VideoFileSource  # noqa: E402
+from realtime.runtime.engine import OnnxStylizer  # noqa: E402
+from realtime.runtime.frames import resize  # noqa: E402
+from realtime.runtime.precision import upcast_to_fp32  # noqa: E402
+from realtime.runtime.styles import resolve_style  # noqa: E402
 
 CPU = EngineConfig(device="cpu")
 

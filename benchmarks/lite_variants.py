@@ -28,8 +28,9 @@ from timing import median_ms  # noqa: E402
 from export.onnx_export import export_model  # noqa: E402
 from models.lite_net import LiteSpec, LiteTransformerNet  # noqa: E402
 from models.transformer_net import TransformerNet  # noqa: E402
-from realtime.config import EngineConfig  # noqa: E402
-from realtime.engine import create_session  # noqa: E402
+from realtime.cli.wiring import parity_session  # noqa: E402
+from realtime.core.config import EngineConfig  # noqa: E402
+from realtime.runtime.engine import create_session  # noqa: E402
 
 VARIANTS: dict[str, LiteSpec | None] = {
     "full": None,
@@ -85,7 +86,7 @@ def main() -> None:
             spec = VARIANTS[name]
             model = (TransformerNet() if spec is None else LiteTransformerNet(spec)).eval()
             path = Path(tmp) / f"{name}.onnx"
-            export_model(model, path, style_name=name)
+            export_model(model, path, style_name=name, session_factory=parity_session)
             session, _ = create_session(path, EngineConfig(device="cpu"), announce=False)
             feed = {session.get_inputs()[0].name: frame}
             ms = median_ms(session.run, args.runs, None, feed)

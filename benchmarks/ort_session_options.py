@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from timing import median_ms  # noqa: E402
 
-from realtime.config import EngineConfig  # noqa: E402
-from realtime.model_io import read_model_info  # noqa: E402
-from realtime.precision import upcast_to_fp32  # noqa: E402
-from realtime.style_registry import resolve_style  # noqa: E402
+from realtime.core.config import EngineConfig  # noqa: E402
+from realtime.core.model_io import read_model_info  # noqa: E402
+from realtime.runtime.precision import upcast_to_fp32  # noqa: E402
+from realtime.runtime.styles import resolve_style  # noqa: E402
 
 LEVELS = {
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,

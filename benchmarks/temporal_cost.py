@@ -27,8 +27,8 @@ import time
 import cv2
 import numpy as np
 
-from realtime.temporal import FLOW_LONG_SIDE, FLOW_METHOD, temporal_stage
-from realtime.temporal_metrics import evaluate_temporal
+from realtime.temporal.metrics import evaluate_temporal
+from realtime.temporal.stage import FLOW_LONG_SIDE, FLOW_METHOD, temporal_stage
 
 RESOLUTIONS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -102,7 +102,7 @@ def measure(mode: str, strength: float, frames: list[np.ndarray]) -> list[float]
 
 
 def read_clip(path: str, frames: int) -> list[np.ndarray]:
-    from realtime.video_source import VideoFileSource
+    from realtime.media.video_source import VideoFileSource
 
     with VideoFileSource(path) as source:
         out = []
@@ -142,8 +142,8 @@ def quality(args: argparse.Namespace) -> None:
 def write_clip(args: argparse.Namespace) -> None:
     from fractions import Fraction
 
-    from realtime.config import EncodeConfig
-    from realtime.video_sink import VideoFileSink
+    from realtime.core.config import EncodeConfig
+    from realtime.media.video_sink import VideoFileSink
 
     width, height = RESOLUTIONS[args.resolutions.split(",")[0].strip()]
     sink = VideoFileSink(

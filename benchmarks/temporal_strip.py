@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.video_source import VideoFileSource
+from realtime.media.video_source import VideoFileSource
 
 
 def frames(path: Path, start: int, count: int, width: int) -> list[np.ndarray]:

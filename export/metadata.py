@@ -8,8 +8,8 @@ from typing import Any
 
 import onnx
 
-from realtime import model_io
-from realtime.errors import UserError
+from realtime.core import model_io
+from realtime.core.errors import UserError
 
 
 def style_name_for(pth_path: Path, card: dict[str, Any] | None, explicit: str | None) -> str:

@@ -16,7 +16,6 @@ the hundreds overflows fp16's 65504 on trained networks.
 from __future__ import annotations
 
 import copy
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,13 +33,13 @@ from export.metadata import (
     style_name_for,
     write_metadata,
 )
-from export.verify import PARITY_SIZES, ParityResult, check_parity
+from export.verify import PARITY_SIZES, ParityResult, SessionFactory, check_parity
 from models.style_norm import single_style_state
 from models.transformer_net import MIN_SIDE, build_network, load_transformer_net
-from realtime import model_io
-from realtime.cards import card_styles, read_card
-from realtime.errors import UserError
-from realtime.files import sha256_file
+from realtime.core import model_io
+from realtime.core.cards import card_styles, read_card
+from realtime.core.errors import UserError
+from realtime.core.files import atomic_output, check_output_folder, sha256_file
 
 # Opset 18: ONNX Runtime runs it on every provider, and TensorRT 10 (the TensorRT that
 # onnxruntime-gpu's TensorRT provider is built against) parses it, including the three ops that
@@ -187,17 +186,9 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def _check_writable(onnx_path: Path) -> None:
-    directory = onnx_path.parent
     if onnx_path.suffix.lower() != ".onnx":
         raise UserError(f"output {onnx_path} should end in .onnx; give NAME.onnx")
-    if not directory.is_dir():
-        raise UserError(f"output directory {directory} does not exist; create it first")
-    if onnx_path.is_dir():
-        raise UserError(f"output {onnx_path} is a directory; give a file name NAME.onnx")
-    if not os.access(directory, os.W_OK) or (
-        onnx_path.exists() and not os.access(onnx_path, os.W_OK)
-    ):
-        raise UserError(f"cannot write {onnx_path}: permission denied; choose another path")
+    check_output_folder(onnx_path)
 
 
 def export_model(
@@ -209,6 +200,7 @@ def export_model(
     card: dict[str, Any] | None = None,
     source_sha256: str | None = None,
     parity_sizes: tuple[tuple[int, int], ...] = PARITY_SIZES,
+    session_factory: SessionFactory,
 ) -> ExportReport:
     """Export ``model`` to ``onnx_path``, checked and parity-verified, or raise UserError.
 
@@ -241,17 +233,17 @@ def export_model(
             f"exported model fails onnx.checker: {first_line}; please report it"
         ) from exc
 
-    # Not tempfile.mkstemp: its 0600 mode would survive the rename; open() honours the umask.
-    tmp_path = onnx_path.with_name(f".{onnx_path.name}.{os.getpid()}.tmp")
+    # The final name appears only once the parity check has passed on the written file.
     try:
-        with open(tmp_path, "wb") as fh:
-            fh.write(proto.SerializeToString())
-        parity = check_parity(ClippedStyleNet(model).eval(), tmp_path, precision, parity_sizes)
-        os.replace(tmp_path, onnx_path)
+        with atomic_output(onnx_path) as temp:
+            temp.write_bytes(proto.SerializeToString())
+            parity = check_parity(
+                ClippedStyleNet(model).eval(), temp, precision, session_factory, parity_sizes
+            )
+    except UserError:
+        raise
     except OSError as exc:
         raise UserError(f"cannot write {onnx_path} ({exc.strerror}); choose another path") from exc
-    finally:
-        tmp_path.unlink(missing_ok=True)
     return ExportReport(
         onnx_path=onnx_path,
         style_name=style_name,
@@ -269,6 +261,7 @@ def export_checkpoint(
     fp16: bool = False,
     style_name: str | None = None,
     style: str | None = None,
+    session_factory: SessionFactory,
 ) -> ExportReport:
     """Export the TransformerNet checkpoint ``pth_path`` (and its card, if any) to ONNX.
 
@@ -303,6 +296,7 @@ def export_checkpoint(
         fp16=fp16,
         card=card,
         source_sha256=sha256_file(pth_path),
+        session_factory=session_factory,
     )
 
 

@@ -21,15 +21,19 @@ bit-exact equality.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from realtime import model_io
-from realtime.config import EngineConfig
-from realtime.errors import UserError
+from realtime.core import model_io
+from realtime.core.errors import UserError
+
+# An ONNX Runtime CPU session for a model file (realtime.cli.wiring.parity_session).
+SessionFactory = Callable[[Path], Any]
 
 # Export-time parity sizes: one square, one odd in both dimensions (odd sizes exercise the
 # upsample-to-encoder-size path, see models/transformer_net.py).
@@ -75,18 +79,17 @@ def check_parity(
     model: torch.nn.Module,
     onnx_path: Path,
     precision: str,
+    session_factory: SessionFactory,
     sizes: tuple[tuple[int, int], ...] = PARITY_SIZES,
     seed: int = 0,
 ) -> tuple[ParityResult, ...]:
-    """Run ``model`` (torch, fp32, CPU) and ``onnx_path`` (ONNX Runtime CPU) on the same images.
-
-    Returns one result per size; raises ParityError if any is above tolerance.
+    """Run ``model`` (torch, fp32, CPU) and ``onnx_path`` (an ONNX Runtime CPU session from
+    ``session_factory``, the runtime's own factory, which the command line passes in) on the
+    same images. Returns one result per size; raises ParityError if any is above tolerance.
     ``model`` must already clip to [0, 255] like the exported graph does.
     """
-    from realtime.engine import create_session
-
     relative = RELATIVE_TOLERANCE[precision]
-    session, _ = create_session(onnx_path, EngineConfig(device="cpu"), announce=False)
+    session = session_factory(onnx_path)
     results = []
     for index, (height, width) in enumerate(sizes):
         image = random_image(height, width, seed + index)

@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 from models.losses import content_loss, gram_matrix, style_layer_loss, total_variation
 from models.vgg import LAYERS, VGG16Features
-from realtime.errors import UserError
+from realtime.core.errors import UserError
 
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")

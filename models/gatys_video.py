@@ -30,9 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.gatys import GatysStylizer
-from realtime.config import KEYFRAME_STARTS
-from realtime.errors import UserError
-from realtime.flow import (
+from realtime.core.config import KEYFRAME_STARTS
+from realtime.core.errors import UserError
+from realtime.vision.cuts import gray_histogram, histogram_cut
+from realtime.vision.flow import (
     FlowEstimator,
     forward_backward_consistent,
     inside,
@@ -40,7 +41,6 @@ from realtime.flow import (
     to_gray,
     warp,
 )
-from realtime.temporal import gray_histogram, histogram_cut
 
 Frame = np.ndarray
 FLOW_METHOD = "dis-medium"

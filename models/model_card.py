@@ -10,11 +10,10 @@ import torch
 
 from models.data import ImageFolder
 from models.lite_net import LITE_SPEC
-from models.train import SMOOTHING_STEPS, TrainResult, style_names
-from models.train_config import TrainConfig
+from models.train_config import SMOOTHING_STEPS, TrainConfig, TrainResult, style_names
 from models.transformer_net import ARCH_CARD_NAMES
-from realtime.cards import CARD_FORMAT
-from realtime.files import sha256_file
+from realtime.core.cards import CARD_FORMAT
+from realtime.core.files import sha256_file
 
 
 def _style_entry(name: str, path: Path, image: torch.Tensor) -> dict[str, Any]:

@@ -4,7 +4,7 @@ the VGG-16 weights, the painting, and the optimiser's settings."""
 from __future__ import annotations
 
 import dataclasses
-import sys
+import logging
 import time
 
 import numpy as np
@@ -12,8 +12,10 @@ import torch
 
 from models.gatys import GatysConfig, GatysStylizer
 from models.vgg import load_vgg16
-from realtime.config import OptimiseConfig
-from realtime.errors import UserError
+from realtime.core.config import OptimiseConfig
+from realtime.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def torch_device(device: str) -> torch.device:
@@ -52,7 +54,7 @@ def load_optimiser(
     config = gatys_config(optimise, preserve_color)
     target = torch_device(device)
     vgg, identity = load_vgg16(optimise.vgg_weights)
-    print(f"realtime: optimising on {target.type} with VGG-16 weights {identity}", file=sys.stderr)
+    log.info("optimising on %s with VGG-16 weights %s", target.type, identity)
     return GatysStylizer(vgg.to(target), painting, config, target)
 
 

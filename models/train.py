@@ -33,21 +33,25 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from models.data import AugmentedImageStream, ImageFolder, find_images, load_image_tensor
 from models.losses import PerceptualLoss
+from models.model_card import training_card
 from models.style_norm import num_styles_of_state
 from models.train_config import (
     ARCH_NAMES,
     CONTENT_LOSS_KINDS,
     LR_SCHEDULES,
     RESUME_LATEST,
+    SMOOTHING_STEPS,
     STYLE_LAYER_NAMES,
     TrainConfig,
+    TrainResult,
+    style_names,
 )
 from models.transformer_net import MIN_SIDE, build_network, clean_state_dict
 from models.vgg import LAYERS, VGG16Features, load_vgg16
-from realtime.cards import card_path_for, write_card
-from realtime.errors import UserError
-from realtime.files import atomic_output
-from realtime.progress import progress_bar
+from realtime.core.cards import card_path_for, write_card
+from realtime.core.errors import UserError
+from realtime.core.files import atomic_output
+from realtime.core.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +71,6 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "realtime-train-checkpoint/1"
 _CHECKPOINT_NAME = re.compile(r"^step_(\d+)\.pt$")
-# Final losses are averaged over this many last steps: single steps are noisy
-# (each batch is different crops).
-SMOOTHING_STEPS = 50
 # Consecutive non-finite float16 steps tolerated while GradScaler settles its scale.
 AMP_NONFINITE_LIMIT = 25
 
@@ -82,30 +83,12 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    model_path: Path
-    card_path: Path
-    checkpoint_dir: Path
-    preview_dir: Path
-    steps: int  # final step count reached
-    start_step: int  # where this run began (non-zero after --resume)
-    final_losses: dict[str, float]
-    seconds_per_step: float | None  # None when resumed at the final step
-    loss_log: list[dict[str, float]] = field(default_factory=list)
-
-
 def checkpoint_dir_for(out: Path) -> Path:
     return out.with_name(out.stem + ".checkpoints")
 
 
 def preview_dir_for(out: Path) -> Path:
     return out.with_name(out.stem + ".previews")
-
-
-def style_names(config: TrainConfig) -> list[str]:
-    """What each style is called: its painting's file name without the suffix."""
-    return [Path(path).stem for path in config.style_images]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -670,8 +653,6 @@ def train(config: TrainConfig) -> TrainResult:
         seconds_per_step=elapsed / trained if trained else None,
         loss_log=run.loss_log,
     )
-    from models.model_card import training_card
-
     card = training_card(
         config, result, styles, folder, run.device.type, run.use_amp, run.vgg_identity
     )

@@ -7,7 +7,7 @@ defaults without loading it.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,9 @@ CONTENT_LOSS_KINDS = ("mse", "cosine", "pixel")
 LR_SCHEDULES = ("constant", "cosine")
 ARCH_NAMES = ("full", "lite")
 RESUME_LATEST = "latest"
+# Final losses are averaged over this many last steps: single steps are noisy
+# (each batch is different crops).
+SMOOTHING_STEPS = 50
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,21 @@ class TrainConfig:
 
 
 DEFAULTS = TrainConfig(style_images=(), dataset=Path(), out=Path())
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_path: Path
+    card_path: Path
+    checkpoint_dir: Path
+    preview_dir: Path
+    steps: int  # final step count reached
+    start_step: int  # where this run began (non-zero after --resume)
+    final_losses: dict[str, float]
+    seconds_per_step: float | None  # None when resumed at the final step
+    loss_log: list[dict[str, float]] = field(default_factory=list)
+
+
+def style_names(config: TrainConfig) -> list[str]:
+    """What each style is called: its painting's file name without the suffix."""
+    return [Path(path).stem for path in config.style_images]

@@ -21,11 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.style_norm import apply_norm, make_norm, num_styles_of_state
-from realtime.errors import UserError
+from realtime.core.errors import UserError
+from realtime.core.model_io import MIN_SIDE
 
-# The 9x9 reflection padding needs at least 5 pixels, and the 3x3 padding after two
-# stride-2 stages needs 2: 8 keeps a margin and is the smallest size we test.
-MIN_SIDE = 8
+__all__ = ["MIN_SIDE", "TransformerNet", "build_network", "load_transformer_net"]
 
 # Checkpoints from PyTorch < 0.4 carry instance-norm running statistics that the
 # affine, non-tracking InstanceNorm2d does not have (the examples drop them the same way).

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from realtime.errors import UserError
-from realtime.files import sha256_file
+from realtime.core.errors import UserError
+from realtime.core.files import sha256_file
 
 ENV_VAR = "REALTIME_VGG_WEIGHTS"
 TORCHVISION_IDENTITY = "torchvision:IMAGENET1K_V1"

@@ -17,21 +17,21 @@ import numpy as np
 
 from models.metrics import scaled, style_distance
 from models.vgg import VGG16Features, load_vgg16
-from realtime.images import read_image
 
 
 def mean_style_distance(
     frames: Iterable[np.ndarray],
-    style_image: Path,
+    painting: np.ndarray,
     vgg_weights: Path | None = None,
     every: int = 10,
     long_side: int = 512,
     vgg: VGG16Features | None = None,
 ) -> tuple[float, int]:
-    """(mean style distance, frames scored) over uint8 RGB ``frames``."""
+    """(mean style distance, frames scored) over uint8 RGB ``frames``, against the uint8 RGB
+    ``painting``."""
     if vgg is None:
         vgg, _ = load_vgg16(vgg_weights)
-    painting = scaled(read_image(style_image), long_side)
+    painting = scaled(painting, long_side)
     distances = [
         style_distance(vgg, scaled(frame, long_side), painting)
         for index, frame in enumerate(frames)

@@ -32,7 +32,7 @@ from models.metrics import score  # noqa: E402
 from models.style_norm import num_styles_of_state  # noqa: E402
 from models.transformer_net import arch_of_state, build_network, clean_state_dict  # noqa: E402
 from models.vgg import load_vgg16  # noqa: E402
-from realtime.images import read_image, write_image  # noqa: E402
+from realtime.media.images import read_image, write_image  # noqa: E402
 
 
 def load(path: Path) -> tuple[torch.nn.Module, list[str] | None]:

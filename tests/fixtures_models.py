@@ -69,9 +69,9 @@ def style_pth(style_net, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def style_export(style_pth: Path, tmp_path_factory: pytest.TempPathFactory):
     """The ExportReport of exporting ``style_pth`` to fp32 ``testy.onnx``."""
-    from export.onnx_export import export_checkpoint
+    from realtime.cli.wiring import export_pth
 
-    return export_checkpoint(style_pth, tmp_path_factory.mktemp("onnx") / "testy.onnx")
+    return export_pth(style_pth, tmp_path_factory.mktemp("onnx") / "testy.onnx")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from realtime.cli import main
+from realtime.cli.main import main
 
 
 def test_bench_reports_every_stage(style_onnx, tmp_path, capsys) -> None:
@@ -13,11 +13,18 @@ def test_bench_reports_every_stage(style_onnx, tmp_path, capsys) -> None:
     row = next(line for line in out.splitlines() if line.startswith("| 360p |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert len(cells) == 12 and cells[1] == "3"
-    timings = [float(cell) for cell in cells[2:9]]  # ms per stage, stylizer and e2e fps
-    assert all(value > 0 for value in timings)
-    assert cells[10] == "n/a"  # no baseline asked for
+    timings = [float(cell) for cell in cells[2:8]]  # ms per stage, model-only fps
+    assert all(value > 0 for value in timings) and float(cells[10]) > 0  # end-to-end fps
+    assert cells[8] == cells[9] == "n/a"  # no baseline asked for
     assert "Provider: CPUExecutionProvider" in out
     assert report.read_text().strip().endswith(row.strip())
+
+
+def test_bench_encode_options_reach_the_encoder(style_onnx, capsys) -> None:
+    args = ["bench", "--style", str(style_onnx), "--resolutions", "360p", "--frames", "3"]
+    assert main([*args, "--device", "cpu", "--no-baseline", "--crf", "30", "--preset",
+                 "ultrafast"]) == 0  # fmt: skip
+    assert "x264 preset ultrafast crf 30" in capsys.readouterr().out
 
 
 def test_bench_rejects_unknown_resolution(style_onnx, capsys) -> None:

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from fixtures_media import make_clip
 
-from realtime.camera import (
+from realtime.core.errors import UserError
+from realtime.live.camera import (
     CameraLost,
     CameraSpec,
     FileCamera,
@@ -25,7 +26,6 @@ from realtime.camera import (
     open_camera,
     parse_camera,
 )
-from realtime.errors import UserError
 
 
 @pytest.fixture(scope="module")

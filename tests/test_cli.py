@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.cli import main
-from realtime.errors import EXIT_USAGE
+from realtime.cli.main import main
+from realtime.core.errors import EXIT_USAGE
 
 IMAGE = ["image", "in.jpg", "out.png"]
 VIDEO = ["video", "in.mp4", "out.mp4"]

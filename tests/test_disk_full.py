@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from fixtures_media import make_clip
 
-from realtime.cli import main
-from realtime.errors import EXIT_DISK_FULL
+from realtime.cli.main import main
+from realtime.core.errors import EXIT_DISK_FULL
 
 
 @contextlib.contextmanager

@@ -9,10 +9,10 @@ import torch
 from onnx import TensorProto, helper
 
 from export.onnx_export import ClippedStyleNet
-from realtime import engine
-from realtime.config import EngineConfig
-from realtime.engine import CPU, OnnxStylizer, create_session
-from realtime.errors import ProviderError, UserError
+from realtime.core.config import EngineConfig
+from realtime.core.errors import ProviderError, UserError
+from realtime.runtime import engine
+from realtime.runtime.engine import CPU, OnnxStylizer, create_session
 
 CPU_CONFIG = EngineConfig(device="cpu", threads=2)
 

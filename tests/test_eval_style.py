@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.cli import main
-from realtime.errors import EXIT_USAGE
+from realtime.cli.main import main
+from realtime.core.errors import EXIT_USAGE
 
 
 @pytest.fixture()

@@ -12,12 +12,12 @@ import pytest
 from test_flow import pan_zoom_frame, textured
 from test_temporal import flicker, run_stage
 
-from realtime.cli import main
-from realtime.config import EncodeConfig
-from realtime.errors import UserError
-from realtime.temporal import temporal_stage
-from realtime.temporal_metrics import evaluate_temporal
-from realtime.video_sink import VideoFileSink
+from realtime.cli.main import main
+from realtime.core.config import EncodeConfig
+from realtime.core.errors import UserError
+from realtime.media.video_sink import VideoFileSink
+from realtime.temporal.metrics import evaluate_temporal
+from realtime.temporal.stage import temporal_stage
 
 WIDTH, HEIGHT, FRAMES = 160, 96, 12
 RATE = Fraction(25)
@@ -94,7 +94,7 @@ def test_text_output_has_one_line_per_metric(clips, capsys) -> None:
 
 
 def test_cli_metric_equals_library_metric_on_decoded_frames(clips, capsys) -> None:
-    from realtime.video_source import VideoFileSource
+    from realtime.media.video_source import VideoFileSource
 
     def decoded(path: Path) -> list[np.ndarray]:
         with VideoFileSource(path) as source:

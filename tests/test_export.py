@@ -16,10 +16,11 @@ from fixtures_models import TEST_CARD, make_test_net
 from export.onnx_export import OPSET, ClippedStyleNet, convert_to_fp16, export_model
 from export.verify import PARITY_SIZES, RELATIVE_TOLERANCE, ParityError, check_parity
 from models.transformer_net import MIN_SIDE
-from realtime import model_io
-from realtime.cli import main
-from realtime.errors import UserError
-from realtime.files import sha256_file
+from realtime.cli.main import main
+from realtime.cli.wiring import parity_session
+from realtime.core import model_io
+from realtime.core.errors import UserError
+from realtime.core.files import sha256_file
 
 
 def _run_onnx(path, image: np.ndarray) -> np.ndarray:
@@ -87,12 +88,14 @@ def test_metadata_round_trip(style_onnx, style_pth):
 
 
 def test_min_side_constant_matches_the_network():
-    assert model_io.MIN_SIDE == MIN_SIDE
+    assert model_io.MIN_SIDE is MIN_SIDE  # one constant, not a copy
 
 
 def test_parity_check_fails_for_a_different_network(style_onnx):
     with pytest.raises(ParityError, match="differs from torch"):
-        check_parity(ClippedStyleNet(make_test_net(seed=1)), style_onnx, "fp32", ((32, 40),))
+        check_parity(
+            ClippedStyleNet(make_test_net(seed=1)), style_onnx, "fp32", parity_session, ((32, 40),)
+        )
 
 
 def test_fp16_converter_refuses_unknown_ops():
@@ -194,7 +197,11 @@ def test_lite_network_exports_with_its_arch_and_passes_parity(tmp_path, fp16):
 
     torch.manual_seed(0)
     report = export_model(
-        build_network("lite").eval(), tmp_path / "lite.onnx", style_name="lite", fp16=fp16
+        build_network("lite").eval(),
+        tmp_path / "lite.onnx",
+        style_name="lite",
+        fp16=fp16,
+        session_factory=parity_session,
     )
     info = model_io.read_model_info(report.onnx_path)
     assert info.arch == model_io.ARCH_LITE
@@ -206,8 +213,8 @@ def test_lite_network_exports_with_its_arch_and_passes_parity(tmp_path, fp16):
 def test_one_style_of_a_multi_style_network_exports_as_its_own_network(tmp_path, capsys):
     from models.style_norm import single_style_state
     from models.transformer_net import TransformerNet
-    from realtime.config import EngineConfig
-    from realtime.engine import OnnxStylizer
+    from realtime.core.config import EngineConfig
+    from realtime.runtime.engine import OnnxStylizer
 
     torch.manual_seed(3)
     multi = TransformerNet(num_styles=2)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.flow import (
+from realtime.vision.flow import (
     ESTIMATORS,
     FlowEstimator,
     downscale,

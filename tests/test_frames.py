@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.config import ProcessConfig
-from realtime.errors import UserError
-from realtime.frames import (
+from realtime.core.config import ProcessConfig
+from realtime.core.errors import UserError
+from realtime.runtime.frames import (
     FrameProcessor,
     PreserveColor,
     Strength,

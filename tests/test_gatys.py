@@ -18,7 +18,7 @@ import torch
 import models.gatys as gatys
 from models.gatys import GatysConfig, GatysStylizer, luminance
 from models.vgg import VGG16Features
-from realtime.errors import UserError
+from realtime.core.errors import UserError
 
 CPU = torch.device("cpu")
 
@@ -248,16 +248,13 @@ def test_real_weights_move_towards_the_painting(vgg_weights: Path, shared_dir: P
         image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
         return cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
 
-    def tensor(image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(image).permute(2, 0, 1).float()
-
     real, _ = load_vgg16(vgg_weights)
     content = read(shared_dir / "data" / "samples" / "amber.jpg", 64)
     style = read(shared_dir / "data" / "styles" / "mosaic.jpg", 64)
     out = GatysStylizer(real, style, config(steps=30), CPU).stylize(content)
-    before = style_distance(real, tensor(content), tensor(style))
-    after = style_distance(real, tensor(out), tensor(style))
+    before = style_distance(real, content, style)
+    after = style_distance(real, out, style)
     assert after < 0.6 * before, (before, after)
     # The content survives: the result is much nearer to it than the painting is.
-    kept = content_distance(real, tensor(out), tensor(content))
-    assert kept < 0.8 * content_distance(real, tensor(style), tensor(content))
+    kept = content_distance(real, out, content)
+    assert kept < 0.8 * content_distance(real, style, content)

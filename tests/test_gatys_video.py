@@ -25,9 +25,9 @@ from models.gatys_video import (
     trusted_mask,
 )
 from models.vgg import VGG16Features
-from realtime.cli import main
-from realtime.errors import EXIT_USAGE, UserError
-from realtime.flow import FlowEstimator, to_gray
+from realtime.cli.main import main
+from realtime.core.errors import EXIT_USAGE, UserError
+from realtime.vision.flow import FlowEstimator, to_gray
 
 CPU = torch.device("cpu")
 HEIGHT, WIDTH = 48, 64

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.cli import main
-from realtime.errors import EXIT_USAGE
+from realtime.cli.main import main
+from realtime.core.errors import EXIT_USAGE
 
 
 @pytest.fixture()
@@ -32,8 +32,8 @@ def test_image_stylizes_at_input_size(photo, style_onnx, tmp_path) -> None:
 
 
 def test_image_matches_the_engine_directly(photo, style_onnx, tmp_path) -> None:
-    from realtime.config import EngineConfig
-    from realtime.engine import OnnxStylizer
+    from realtime.core.config import EngineConfig
+    from realtime.runtime.engine import OnnxStylizer
 
     out = tmp_path / "out.png"
     assert main(["image", str(photo), str(out), "--style", str(style_onnx)]) == 0
@@ -211,7 +211,7 @@ def test_unwritable_folder_says_so(photo, style_onnx, tmp_path, capsys) -> None:
 def test_image_too_large_for_memory_is_refused_with_the_size_that_fits(
     style_onnx, tmp_path, capsys
 ) -> None:
-    from realtime.memory import available_bytes, network_bytes
+    from realtime.core.memory import available_bytes, network_bytes
 
     side = 8000
     available = available_bytes()
@@ -236,7 +236,7 @@ def test_memory_estimate_is_within_a_factor_of_two_of_the_peak(style_onnx, tmp_p
     import subprocess
     import sys
 
-    from realtime.memory import network_bytes
+    from realtime.core.memory import network_bytes
 
     width, height = 1600, 1200
     photo = tmp_path / "photo.jpg"

@@ -15,21 +15,20 @@ import numpy as np
 import pytest
 from fixtures_media import make_clip
 
-from realtime.camera import FileCamera
-from realtime.cli import main
-from realtime.config import EncodeConfig, EngineConfig, ProcessConfig
-from realtime.engine import OnnxStylizer
-from realtime.errors import UserError
-from realtime.frames import FrameProcessor, Strength
-from realtime.live import (
+from realtime.cli.main import main
+from realtime.core.config import EncodeConfig, EngineConfig, ProcessConfig
+from realtime.core.errors import UserError
+from realtime.live.camera import FileCamera
+from realtime.live.loop import (
     LatencyStats,
     LiveConfig,
     LiveControls,
     StyleSwitcher,
     run_live,
-    temporal_stage_factory,
 )
-from realtime.live_outputs import RecordingOutput
+from realtime.live.outputs import RecordingOutput
+from realtime.runtime.engine import OnnxStylizer
+from realtime.runtime.frames import FrameProcessor, Strength
 
 CPU = EngineConfig(device="cpu", threads=1)
 
@@ -76,7 +75,9 @@ def test_slow_stylizer_drops_frames_and_latency_stays_bounded(
     slow = Slow(stylizer, delay)
     processor = FrameProcessor(slow, ProcessConfig())
     log = io.StringIO()
-    result = run_live(FileCamera(clip_2s), processor, [], LiveConfig(stats_interval=0.5), log=log)
+    result = run_live(
+        FileCamera(clip_2s), processor, [], LiveConfig(stats_interval=0.5), stats_stream=log
+    )
     assert result.stop_reason == "the video file ended"
     assert result.frames_in == 50
     assert result.frames_out == slow.calls
@@ -214,17 +215,17 @@ def test_pause_quit_and_snapshot_keys(stylizer: OnnxStylizer, tmp_path: Path) ->
     assert controls.quit
 
 
-def test_temporal_key_uses_the_hook(stylizer: OnnxStylizer, tmp_path: Path) -> None:
+def test_temporal_key_uses_the_maker(stylizer: OnnxStylizer, tmp_path: Path) -> None:
     processor = FrameProcessor(stylizer, ProcessConfig(), at_process_size=[])
-    controls = controls_for(processor, tmp_path, temporal_factory=lambda: None)
+    controls = controls_for(processor, tmp_path, temporal_maker=lambda: None)
     controls.handle_key(ord("t"), None)
     assert processor.at_process_size == []
-    assert "not available" in controls.message
+    assert "temporal-strength 0" in controls.message
 
     made = []
 
     class Halve:
-        """A stateful stage standing in for realtime.temporal's (not written yet)."""
+        """A stateful stage standing in for a temporal stage."""
 
         def __init__(self) -> None:
             made.append(self)
@@ -232,7 +233,7 @@ def test_temporal_key_uses_the_hook(stylizer: OnnxStylizer, tmp_path: Path) -> N
         def __call__(self, frame: np.ndarray, source: np.ndarray) -> np.ndarray:
             return frame // 2
 
-    controls = controls_for(processor, tmp_path, temporal_factory=lambda: Halve)
+    controls = controls_for(processor, tmp_path, temporal_maker=Halve)
     frame = np.full((48, 64, 3), 120, np.uint8)
     plain = processor(frame)
     controls.handle_key(ord("t"), None)
@@ -243,35 +244,30 @@ def test_temporal_key_uses_the_hook(stylizer: OnnxStylizer, tmp_path: Path) -> N
     assert len(made) == 1
 
 
-def test_temporal_hook_uses_the_temporal_module(stylizer: OnnxStylizer, tmp_path: Path) -> None:
-    import importlib.util
+def test_the_builders_temporal_maker_makes_real_stages(
+    stylizer: OnnxStylizer, tmp_path: Path
+) -> None:
+    from realtime.app.build import temporal_maker
 
-    if importlib.util.find_spec("realtime.temporal") is None:
-        assert temporal_stage_factory() is None
-        pytest.skip("realtime.temporal is not in this installation")
-    # The mode and strength reach the module: ema at 0.5 averages consecutive outputs.
-    ema = temporal_stage_factory("ema", 0.5)()
+    # The mode and strength reach the stage: ema at 0.5 averages consecutive outputs.
+    ema = temporal_maker(ProcessConfig(temporal="ema", temporal_strength=0.5))()
     source = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     first, second = np.full_like(source, 100), np.full_like(source, 140)
     ema(first, source)
     assert np.abs(ema(second, source).astype(int) - 120).max() <= 1
     with pytest.raises(UserError, match="temporal-strength must be between 0 and 1"):
-        temporal_stage_factory("flow", 1.5)
-    # The t key with the default hook puts a real temporal stage into the processor.
+        temporal_maker(ProcessConfig(temporal="flow", temporal_strength=1.5))
+    # The t key with that maker puts a real temporal stage into the processor.
     processor = FrameProcessor(stylizer, ProcessConfig(), at_process_size=[])
-    controls = controls_for(processor, tmp_path)
+    controls = controls_for(processor, tmp_path, temporal_maker=temporal_maker(ProcessConfig()))
     controls.handle_key(ord("t"), None)
     (stage,) = processor.at_process_size
-    assert type(stage).__module__ == "realtime.temporal"
+    assert type(stage).__module__ == "realtime.temporal.stage"
     for _ in range(2):
         assert processor(source).shape == source.shape
 
 
 def test_webcam_command_starts_with_temporal(clip_2s: Path, style_onnx: Path, capsys) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("realtime.temporal") is None:
-        pytest.skip("realtime.temporal is not in this installation")
     args = ["webcam", "--camera", str(clip_2s), "--style", str(style_onnx), "--no-window"]
     assert main([*args, "--device", "cpu", "--frames", "3", "--temporal", "ema"]) == 0
     assert "3 frames out of" in capsys.readouterr().err

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 from fixtures_media import make_clip, psnr
 
-from realtime.cli import main
-from realtime.config import EncodeConfig, EngineConfig, ProcessConfig
-from realtime.errors import UserError
-from realtime.live_outputs import (
+from realtime.cli.main import main
+from realtime.core.config import EncodeConfig, EngineConfig, ProcessConfig
+from realtime.core.errors import UserError
+from realtime.live.outputs import (
     RecordingOutput,
     StreamOutput,
     VirtualCameraOutput,
@@ -290,9 +290,9 @@ def test_ctrl_c_finalises_the_recording_under_its_name(style_onnx: Path, tmp_pat
 def test_cockatoo_as_camera_streams_stylized_frames(
     shared_dir: Path, style_onnx: Path, capsys
 ) -> None:
-    from realtime.engine import OnnxStylizer
-    from realtime.frames import FrameProcessor
-    from realtime.video_source import VideoFileSource
+    from realtime.media.video_source import VideoFileSource
+    from realtime.runtime.engine import OnnxStylizer
+    from realtime.runtime.frames import FrameProcessor
 
     clip = shared_dir / "data" / "video" / "cockatoo.mp4"
     if not clip.is_file():

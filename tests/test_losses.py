@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +16,7 @@ from models.losses import (
     style_layer_loss,
     total_variation,
 )
-from models.metrics import content_distance, style_distance
+from models.metrics import content_distance, edge_correlation, style_distance
 from models.transformer_net import TransformerNet
 from models.vgg import STYLE_LAYERS, VGG16Features, load_vgg16
 
@@ -137,13 +138,21 @@ def test_normalised_losses_do_not_depend_on_backbone_activation_scale() -> None:
     assert b.total.item() == pytest.approx(a.total.item(), rel=1e-3)
 
 
+def _rgb(seed: int, height: int = 40, width: int = 48) -> np.ndarray:
+    return _image(seed, height, width)[0].permute(1, 2, 0).round().byte().numpy()
+
+
 def test_metrics_definitions() -> None:
     vgg = _vgg()
-    style, content, output = _image(1, 48, 40), _image(2), _image(6)
+    style, content, output = _rgb(1, 48, 40), _rgb(2), _rgb(6)
     assert style_distance(vgg, style, style) == pytest.approx(0.0, abs=1e-6)
-    assert content_distance(vgg, content, content) == 0.0
+    assert content_distance(vgg, content, content) == pytest.approx(0.0, abs=1e-6)
     # Recompute the documented definitions by hand.
-    fo, fs = vgg(output, STYLE_LAYERS), vgg(style, STYLE_LAYERS)
+
+    def feats(image: np.ndarray) -> dict[str, torch.Tensor]:
+        return vgg(torch.from_numpy(image).permute(2, 0, 1)[None].float(), STYLE_LAYERS)
+
+    fo, fs, fc = feats(output), feats(style), feats(content)
     expected = sum(
         (
             torch.linalg.norm(gram_matrix(fo[n]) - gram_matrix(fs[n]))
@@ -151,12 +160,19 @@ def test_metrics_definitions() -> None:
         ).item()
         for n in STYLE_LAYERS
     ) / len(STYLE_LAYERS)
-    assert style_distance(vgg, output[0], style[0]) == pytest.approx(expected, rel=1e-5)
-    po, pc = vgg(output, ["relu3_3"])["relu3_3"], vgg(content, ["relu3_3"])["relu3_3"]
-    expected_c = (torch.linalg.norm(po - pc) / torch.linalg.norm(pc)).item()
+    assert style_distance(vgg, output, style) == pytest.approx(expected, rel=1e-5)
+
+    def unit(f: torch.Tensor) -> torch.Tensor:
+        return f / (f.norm(dim=1, keepdim=True) + 1e-10)
+
+    expected_c = sum(
+        (unit(fo[n]) - unit(fc[n])).pow(2).sum(dim=1).mean().item() for n in STYLE_LAYERS
+    ) / len(STYLE_LAYERS)
     assert content_distance(vgg, output, content) == pytest.approx(expected_c, rel=1e-5)
+    assert edge_correlation(content, content) == pytest.approx(1.0)
+    assert edge_correlation(output, content) < 0.5  # two unrelated noise images
     with pytest.raises(ValueError, match="differ in shape"):
-        content_distance(vgg, output, _image(2, 32, 40))
+        content_distance(vgg, output, _rgb(2, 32, 40))
 
 
 def test_shared_vgg_weights_shapes_and_loss_scale(vgg_weights: Path, shared_dir: Path) -> None:
@@ -180,5 +196,9 @@ def test_shared_vgg_weights_shapes_and_loss_scale(vgg_weights: Path, shared_dir:
     assert 0.1 < terms.content.item() < 10
     assert 0.1 * len(STYLE_LAYERS) < terms.style.item() < 10 * len(STYLE_LAYERS)
     assert math.isfinite(terms.total.item())
-    assert 0.05 < style_distance(vgg, content, style) < 10
-    assert 0.05 < content_distance(vgg, output, content) < 10
+
+    def rgb(image: torch.Tensor) -> np.ndarray:
+        return image[0].permute(1, 2, 0).clamp(0, 255).round().byte().numpy()
+
+    assert 0.05 < style_distance(vgg, rgb(content), rgb(style)) < 10
+    assert 0.05 < content_distance(vgg, rgb(output.detach()), rgb(content)) < 4

@@ -8,16 +8,17 @@ import pytest
 import torch
 from onnx import TensorProto
 
-from export.onnx_export import ClippedStyleNet, export_checkpoint
-from realtime.config import EngineConfig
-from realtime.engine import OnnxStylizer
-from realtime.errors import UserError
-from realtime.precision import upcast_to_fp32
+from export.onnx_export import ClippedStyleNet
+from realtime.cli.wiring import export_pth
+from realtime.core.config import EngineConfig
+from realtime.core.errors import UserError
+from realtime.runtime.engine import OnnxStylizer
+from realtime.runtime.precision import upcast_to_fp32
 
 
 @pytest.fixture(scope="module")
 def fp16_onnx(style_pth, tmp_path_factory):
-    return export_checkpoint(style_pth, tmp_path_factory.mktemp("fp16") / "half.onnx", fp16=True)
+    return export_pth(style_pth, tmp_path_factory.mktemp("fp16") / "half.onnx", fp16=True)
 
 
 def _float16_tensors(model: onnx.ModelProto) -> list[str]:

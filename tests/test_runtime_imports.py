@@ -15,7 +15,7 @@ def test_no_realtime_module_imports_torch() -> None:
         for info in pkgutil.walk_packages(realtime.__path__, prefix="realtime.")
         if info.name != "realtime.__main__"  # it runs the CLI
     )
-    assert "realtime.engine" in names and "realtime.commands.video" in names
+    assert "realtime.runtime.engine" in names and "realtime.cli.commands.video" in names
     code = (
         "import importlib, sys\n"
         f"for name in {names!r}:\n"

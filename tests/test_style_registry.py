@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -12,12 +13,12 @@ import pytest
 from fixtures_media import make_clip
 from fixtures_models import TEST_CARD
 
-from realtime import style_registry
-from realtime.cli import main
-from realtime.commands.styles import card_summary
-from realtime.config import EngineConfig
-from realtime.errors import UserError
-from realtime.style_registry import list_styles, resolve_style, user_styles_dir
+from realtime.cli.commands.styles import card_summary
+from realtime.cli.main import main
+from realtime.core.config import EngineConfig
+from realtime.core.errors import UserError
+from realtime.runtime import styles as style_registry
+from realtime.runtime.styles import list_styles, resolve_style, user_styles_dir
 
 ENGINE = EngineConfig(device="cpu")
 
@@ -50,7 +51,7 @@ def test_default_user_dir_is_under_user_data_dir(tmp_path, monkeypatch):
 
 
 def test_the_real_bundle_ships_the_default_style():
-    from realtime.engine import OnnxStylizer
+    from realtime.runtime.engine import OnnxStylizer
 
     entries = {e.name: e for e in list_styles()}
     assert style_registry.DEFAULT_STYLE in entries
@@ -123,27 +124,37 @@ def test_file_of_another_kind(tmp_path):
         resolve_style(str(other), ENGINE)
 
 
-def test_pth_is_exported_once_then_reused(style_pth, tmp_path, capsys):
+def test_pth_is_exported_once_then_reused(style_pth, tmp_path, caplog):
+    from realtime.cli.wiring import pth_exporter
+
+    caplog.set_level(logging.INFO, logger="realtime")
     engine = EngineConfig(device="cpu", cache_dir=tmp_path / "cache")
-    first = resolve_style(str(style_pth), engine)
-    err = capsys.readouterr().err
+    first = resolve_style(str(style_pth), engine, pth_exporter())
     assert first.origin == "exported" and first.name == "testy" and first.card == TEST_CARD
     assert first.path.parent == tmp_path / "cache" / "exported"
     assert first.path.is_file()
-    assert "exporting" in err and "parity vs torch OK" in err
+    assert "exporting" in caplog.text and "parity vs torch OK" in caplog.text
 
+    caplog.clear()
     mtime = first.path.stat().st_mtime_ns
-    second = resolve_style(str(style_pth), engine)
-    err = capsys.readouterr().err
+    second = resolve_style(str(style_pth), engine, pth_exporter())
     assert second == first and first.path.stat().st_mtime_ns == mtime
-    assert "exported earlier" in err and "exporting" not in err
+    assert "exported earlier" in caplog.text and "exporting" not in caplog.text
+
+
+def test_pth_without_an_exporter_names_the_export_command(style_pth, tmp_path):
+    # The runtime alone cannot export (that is torch-side): it says which command does.
+    with pytest.raises(UserError, match="realtime export .*testy.pth NAME.onnx"):
+        resolve_style(str(style_pth), EngineConfig(cache_dir=tmp_path))
 
 
 def test_pth_without_torch(style_pth, tmp_path, monkeypatch):
+    from realtime.cli.wiring import pth_exporter
+
     # sys.modules[name] = None is how Python spells "this module cannot be imported".
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(UserError, match="needs torch.*realtime export"):
-        resolve_style(str(style_pth), EngineConfig(cache_dir=tmp_path))
+    with pytest.raises(UserError, match="needs torch"):
+        resolve_style(str(style_pth), EngineConfig(cache_dir=tmp_path), pth_exporter())
 
 
 def test_card_summary():
@@ -234,8 +245,8 @@ def test_broken_card_is_an_error_naming_the_file(user_dir, style_onnx):
 
 
 def test_the_real_bundle_ships_mosaic_lite_with_its_card():
-    from realtime.engine import OnnxStylizer
-    from realtime.model_io import ARCH_LITE, read_model_info
+    from realtime.core.model_io import ARCH_LITE, read_model_info
+    from realtime.runtime.engine import OnnxStylizer
 
     entry = resolve_style("mosaic-lite", ENGINE)
     info = read_model_info(entry.path)
@@ -253,8 +264,8 @@ PAINTINGS = ("mosaic", "candy", "udnie", "rain-princess")
 
 @pytest.mark.parametrize("name", PAINTINGS)
 def test_the_real_bundle_ships_each_painting_with_its_card(name):
-    from realtime.engine import OnnxStylizer
-    from realtime.model_io import ARCH, read_model_info
+    from realtime.core.model_io import ARCH, read_model_info
+    from realtime.runtime.engine import OnnxStylizer
 
     entry = resolve_style(name, ENGINE)
     info = read_model_info(entry.path)
@@ -285,7 +296,7 @@ def test_same_kind_keeps_lite_with_lite_and_full_with_full():
 
 
 def test_live_default_is_lite_without_a_gpu(bundle, user_dir, style_onnx, monkeypatch):
-    from realtime import engine
+    from realtime.runtime import engine
 
     shutil.copyfile(style_onnx, bundle / "mosaic.onnx")
     # Before a lite network exists the default stays the full one, whatever the machine.

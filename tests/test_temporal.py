@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from test_flow import pan_zoom_frame, textured
 
-from realtime.config import EngineConfig, ProcessConfig
-from realtime.errors import UserError
-from realtime.frames import FrameProcessor
-from realtime.temporal import (
+from realtime.core.config import EngineConfig, ProcessConfig
+from realtime.core.errors import UserError
+from realtime.runtime.frames import FrameProcessor
+from realtime.temporal.metrics import evaluate_temporal
+from realtime.temporal.stage import (
     DEFAULT_TEMPORAL_STRENGTH,
     EmaSmoother,
     FlowSmoother,
     temporal_stage,
 )
-from realtime.temporal_metrics import evaluate_temporal
 
 
 def colour_map(image: np.ndarray) -> np.ndarray:
@@ -212,7 +212,7 @@ def test_new_frame_size_starts_over(pan_zoom_clip) -> None:
 
 
 def test_stage_in_frame_processor_with_an_onnx_style_network(style_onnx) -> None:
-    from realtime.engine import OnnxStylizer
+    from realtime.runtime.engine import OnnxStylizer
 
     network = OnnxStylizer(style_onnx, EngineConfig(device="cpu", threads=1), announce=False)
     rng = np.random.default_rng(3)
@@ -238,7 +238,7 @@ def test_stage_in_frame_processor_with_an_onnx_style_network(style_onnx) -> None
 
 
 def test_match_contrast_gives_back_lost_texture_and_keeps_brightness() -> None:
-    from realtime.temporal import CONTRAST_MAX_GAIN, match_contrast
+    from realtime.temporal.stage import CONTRAST_MAX_GAIN, match_contrast
 
     rng = np.random.default_rng(5)
     fresh = rng.integers(60, 200, (48, 64, 3), dtype=np.uint8)

@@ -26,9 +26,9 @@ from models.lite_net import LITE_SPEC
 from models.train import CHECKPOINT_FORMAT, TrainConfig, TrainResult, learning_rate, train
 from models.transformer_net import TransformerNet, build_network, load_transformer_net
 from models.vgg import VGG16Features
-from realtime.cli import build_parser, main
-from realtime.commands.train import config_from_args
-from realtime.errors import UserError
+from realtime.cli.commands.train import config_from_args
+from realtime.cli.main import build_parser, main
+from realtime.core.errors import UserError
 
 
 def _write_image(path: Path, width: int, height: int, seed: int) -> None:
@@ -543,7 +543,7 @@ def test_resume_errors(
 
 def test_command_module_does_not_import_torch() -> None:
     # `realtime --help` and the runtime commands must not pay for (or need) torch.
-    code = "import sys, realtime.commands.train; print('torch' in sys.modules)"
+    code = "import sys, realtime.cli.commands.train; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

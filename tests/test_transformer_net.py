@@ -15,7 +15,7 @@ from models.transformer_net import (
     build_network,
     load_transformer_net,
 )
-from realtime.errors import UserError
+from realtime.core.errors import UserError
 
 
 @pytest.fixture(scope="module")

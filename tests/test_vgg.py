@@ -20,7 +20,7 @@ from models.vgg import (
     VGG16Features,
     load_vgg16,
 )
-from realtime.errors import UserError
+from realtime.core.errors import UserError
 
 
 @pytest.fixture(scope="module")

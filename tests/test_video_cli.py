@@ -15,8 +15,8 @@ import av
 import numpy as np
 import pytest
 
-from realtime.cli import main
-from realtime.errors import EXIT_DAMAGED_INPUT, EXIT_INTERRUPTED, EXIT_USAGE
+from realtime.cli.main import main
+from realtime.core.errors import EXIT_DAMAGED_INPUT, EXIT_INTERRUPTED, EXIT_USAGE
 
 
 def probe(path: Path) -> dict:

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from fixtures_media import CLIP_FRAMES, psnr
 
-from realtime.audio_copy import container_accepts
-from realtime.config import EncodeConfig
-from realtime.errors import UserError
-from realtime.video_sink import VideoFileSink, pick_h264_encoder
-from realtime.video_source import DecodedFrame, VideoFileSource, VideoInfo
+from realtime.core.config import EncodeConfig
+from realtime.core.errors import UserError
+from realtime.media.audio_copy import container_accepts
+from realtime.media.video_sink import VideoFileSink, pick_h264_encoder
+from realtime.media.video_source import DecodedFrame, VideoFileSource, VideoInfo
 
 
 @dataclass
@@ -332,7 +332,7 @@ def test_unknown_output_format(tmp_path: Path) -> None:
 
 
 def test_unknown_output_format_error_names_the_users_file(clip_aac, tmp_path, capsys) -> None:
-    from realtime.cli import main
+    from realtime.cli.main import main
 
     assert main(["video", str(clip_aac), str(tmp_path / "out.xyz")]) == 2
     err = capsys.readouterr().err

@@ -20,8 +20,8 @@ from fixtures_media import (
     psnr,
 )
 
-from realtime.errors import UserError
-from realtime.video_source import VideoFileSource, clockwise_rotation, rotate_clockwise
+from realtime.core.errors import UserError
+from realtime.media.video_source import VideoFileSource, clockwise_rotation, rotate_clockwise
 
 
 def decode_all(path: Path) -> tuple[VideoFileSource, list]:

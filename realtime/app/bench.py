@@ -1,0 +1,249 @@
+"""``realtime bench``: where the time goes, per stage and end to end, against a baseline.
+
+For each resolution it makes a synthetic H.264 clip (textured, moving: encoders and
+decoders do real work on it), then measures
+
+- decode, preprocess, inference, postprocess and encode, each alone, in ms per frame;
+- the stylizer alone (preprocess + inference + postprocess) in fps;
+- the real ``realtime video`` pipeline end to end on that clip, in fps;
+- a PyTorch eager TransformerNet stylizing frame by frame as the PyTorch examples do
+  (tensor conversion, forward pass, clamp, back to uint8), in fps.
+
+The baseline is torch-side code (``models.eager``); the command line passes it in as a
+callable, frames in, fps out, so this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from realtime.core.config import EncodeConfig, RunConfig
+from realtime.core.errors import UserError
+
+if TYPE_CHECKING:
+    from realtime.runtime.engine import OnnxStylizer
+
+# Frames in, frames per second of the same network in PyTorch eager out (None: unavailable).
+Baseline = Callable[[list[np.ndarray]], float | None]
+
+RESOLUTIONS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+@dataclass
+class BenchRow:
+    resolution: str
+    frames: int
+    decode_ms: float
+    preprocess_ms: float
+    inference_ms: float
+    postprocess_ms: float
+    encode_ms: float
+    stylizer_fps: float
+    end_to_end_fps: float
+    baseline_fps: float | None
+
+    @property
+    def end_to_end_ratio(self) -> float:
+        return self.end_to_end_fps / self.stylizer_fps if self.stylizer_fps else 0.0
+
+    @property
+    def speedup(self) -> float | None:
+        """The stylizer against PyTorch eager, model-only against model-only."""
+        return self.stylizer_fps / self.baseline_fps if self.baseline_fps else None
+
+
+def synthetic_frames(width: int, height: int, count: int, seed: int = 0) -> list[np.ndarray]:
+    """Textured frames panning diagonally: structure at many scales, like real footage."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    base = np.zeros((height * 2, width * 2, 3), np.float32)
+    for sigma in (1, 4, 16, 64):
+        noise = rng.standard_normal(base.shape).astype(np.float32)
+        base += cv2.GaussianBlur(noise, (0, 0), sigma) * sigma**0.5
+    base = cv2.normalize(base, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return [
+        np.ascontiguousarray(base[i * 3 : i * 3 + height, i * 4 : i * 4 + width])
+        for i in range(count)
+    ]
+
+
+def _median_ms(samples: list[float]) -> float:
+    return 1000.0 * statistics.median(samples) if samples else float("nan")
+
+
+def _time_each(items: list, fn: Callable) -> tuple[list, list[float]]:
+    results, times = [], []
+    for item in items:
+        start = time.perf_counter()
+        results.append(fn(item))
+        times.append(time.perf_counter() - start)
+    return results, times
+
+
+def make_clip(path: Path, frames: list[np.ndarray], rate: int = 30) -> None:
+    from realtime.media.video_sink import VideoFileSink
+
+    height, width = frames[0].shape[:2]
+    sink = VideoFileSink(
+        path, width, height, Fraction(rate), Fraction(1, rate), EncodeConfig(), None
+    )
+    for index, frame in enumerate(frames):
+        sink.write(frame, index)
+    sink.close()
+
+
+def bench_resolution(
+    name: str,
+    frame_count: int,
+    config: RunConfig,
+    stylizer: OnnxStylizer,
+    baseline: Baseline | None,
+    workdir: Path,
+) -> BenchRow:
+    from realtime.app.build import build_processor
+    from realtime.media.video_file import stylize_video
+    from realtime.media.video_sink import VideoFileSink
+    from realtime.media.video_source import VideoFileSource
+
+    width, height = RESOLUTIONS[name]
+    frames = synthetic_frames(width, height, frame_count)
+    clip = workdir / f"bench-{name}.mp4"
+    make_clip(clip, frames)
+
+    with VideoFileSource(clip) as source:
+        start = time.perf_counter()
+        decoded = [frame.image for frame in source.frames()]
+        decode_s = (time.perf_counter() - start) / max(1, len(decoded))
+
+    stylizer(decoded[0])  # warm-up: the first run at a new size allocates and plans
+    tensors, pre = _time_each(decoded, stylizer.preprocess)
+    outputs, infer = _time_each(tensors, stylizer.infer)
+    images, post = _time_each(outputs, stylizer.postprocess)
+    per_frame = statistics.median(pre) + statistics.median(infer) + statistics.median(post)
+
+    sink = VideoFileSink(
+        workdir / f"encode-{name}.mp4",
+        width,
+        height,
+        Fraction(30),
+        Fraction(1, 30),
+        config.encode,
+        None,
+    )
+    start = time.perf_counter()
+    for index, image in enumerate(images):
+        sink.write(image, index)
+    sink.close()
+    encode_s = (time.perf_counter() - start) / len(images)
+
+    processor = build_processor(stylizer, config.process)
+    result = stylize_video(
+        clip,
+        workdir / f"e2e-{name}.mp4",
+        processor,
+        lambda w, h: (w, h),
+        config.encode,
+        queue_size=config.queue_size,
+        show_progress=False,
+    )
+    baseline_fps = baseline(decoded[: max(3, frame_count // 2)]) if baseline else None
+    return BenchRow(
+        resolution=name,
+        frames=frame_count,
+        decode_ms=1000 * decode_s,
+        preprocess_ms=_median_ms(pre),
+        inference_ms=_median_ms(infer),
+        postprocess_ms=_median_ms(post),
+        encode_ms=1000 * encode_s,
+        stylizer_fps=1.0 / per_frame,
+        end_to_end_fps=result.fps,
+        baseline_fps=baseline_fps,
+    )
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+
+
+def versions() -> str:
+    import av
+    import onnxruntime
+
+    parts = [f"onnxruntime {onnxruntime.__version__}", f"PyAV {av.__version__}"]
+    try:
+        import torch
+
+        parts.append(f"torch {torch.__version__}")
+    except ImportError:
+        pass
+    return ", ".join(parts)
+
+
+def format_table(rows: list[BenchRow], provider: str) -> str:
+    header = (
+        "| resolution | frames | decode ms | pre ms | inference ms | post ms | encode ms "
+        "| model-only fps | PyTorch eager fps | model-only / eager | end-to-end fps "
+        "| e2e / model-only |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for r in rows:
+        eager = f"{r.baseline_fps:.2f}" if r.baseline_fps else "n/a"
+        speedup = f"{r.speedup:.2f}x" if r.speedup else "n/a"
+        lines.append(
+            f"| {r.resolution} | {r.frames} | {r.decode_ms:.1f} | {r.preprocess_ms:.1f} "
+            f"| {r.inference_ms:.1f} | {r.postprocess_ms:.1f} | {r.encode_ms:.1f} "
+            f"| {r.stylizer_fps:.2f} | {eager} | {speedup} | {r.end_to_end_fps:.2f} "
+            f"| {100 * r.end_to_end_ratio:.0f}% |"
+        )
+    return f"Provider: {provider}\n\n" + header + "\n".join(lines) + "\n"
+
+
+def run_bench(
+    config: RunConfig,
+    stylizer: OnnxStylizer,
+    resolutions: list[str],
+    frames: int,
+    baseline: Baseline | None,
+    log: Callable[[str], None],
+) -> list[BenchRow]:
+    """Rows for ``resolutions``, with one stylizer (one session) for all of them."""
+    unknown = [r for r in resolutions if r not in RESOLUTIONS]
+    if unknown:
+        raise UserError(
+            f"unknown resolution {', '.join(unknown)}; choose from {', '.join(RESOLUTIONS)}"
+        )
+    if frames < 3:
+        raise UserError("--frames must be at least 3")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="realtime-bench-") as tmp:
+        for name in resolutions:
+            log(f"bench: {name} ({frames} frames) ...")
+            row = bench_resolution(name, frames, config, stylizer, baseline, Path(tmp))
+            log(
+                f"bench: {name}: stylizer {row.stylizer_fps:.2f} fps, end-to-end "
+                f"{row.end_to_end_fps:.2f} fps"
+                + (f", PyTorch eager {row.baseline_fps:.2f} fps" if row.baseline_fps else "")
+            )
+            rows.append(row)
+    return rows

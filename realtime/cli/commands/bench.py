@@ -1,0 +1,88 @@
+"""``realtime bench``: per-stage milliseconds, model-only and end-to-end fps, against PyTorch
+eager on the same network."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from datetime import date
+from pathlib import Path
+
+from realtime.cli.options import (
+    add_encode_options,
+    add_engine_options,
+    add_style_options,
+    run_config,
+)
+from realtime.core.model_io import ARCH_LITE
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure decode/inference/encode per frame and end-to-end fps",
+        description="Benchmark the stages and the whole video pipeline on synthetic clips, "
+        "side by side with the same network in PyTorch eager (model-only against model-only).",
+    )
+    add_style_options(parser)
+    add_engine_options(parser)
+    add_encode_options(parser)
+    parser.add_argument(
+        "--resolutions",
+        default="360p,720p,1080p",
+        help="comma-separated, from 360p, 720p, 1080p (default: all three)",
+    )
+    parser.add_argument("--frames", type=int, default=20, help="frames per resolution")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the PyTorch eager baseline"
+    )
+    parser.add_argument(
+        "--markdown", type=Path, default=None, help="append the result table to this file"
+    )
+    parser.set_defaults(run=run)
+
+
+def _baseline(style: str, arch: str | None, threads: int | None):
+    """The PyTorch eager baseline (torch-side code, wired in here), or None without torch."""
+    if importlib.util.find_spec("torch") is None:
+        return None
+    from models.eager import eager_fps
+
+    checkpoint = Path(style) if style.endswith((".pth", ".pt")) else None
+    lite = arch == ARCH_LITE
+    return lambda frames: eager_fps(frames, checkpoint, threads, "lite" if lite else "full")
+
+
+def run(args: argparse.Namespace) -> int:
+    from realtime.app.bench import format_table, machine_description, run_bench, versions
+    from realtime.app.build import open_stylizer, style_for
+    from realtime.cli.wiring import pth_exporter
+
+    config = run_config(args)
+    style = style_for(config)
+    stylizer, _ = open_stylizer(style, config.engine, pth_exporter())
+    baseline = (
+        None if args.no_baseline else _baseline(style, stylizer.info.arch, config.engine.threads)
+    )
+    resolutions = [r.strip() for r in args.resolutions.split(",") if r.strip()]
+    rows = run_bench(
+        config,
+        stylizer,
+        resolutions,
+        args.frames,
+        baseline=baseline,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    command = "realtime bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "realtime bench"
+    table = format_table(rows, stylizer.provider)
+    report = (
+        f"### {date.today().isoformat()}: {machine_description()}\n\n"
+        f"Style `{style}`, {versions()}, x264 preset {config.encode.preset} crf "
+        f"{config.encode.crf}. Command: `{command}`\n\n{table}"
+    )
+    print(report)
+    if args.markdown:
+        with args.markdown.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + report)
+    return 0

@@ -1,0 +1,68 @@
+"""``realtime image IN OUT``: stylize one image with the same engine and options as video."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from realtime.cli.options import (
+    add_engine_options,
+    add_optimise_options,
+    add_process_options,
+    add_style_options,
+    run_config,
+)
+from realtime.core.errors import EXIT_OK, UserError
+from realtime.media.images import (
+    IMAGE_SUFFIXES,
+    check_output_image,
+    read_image_with_alpha,
+    write_image,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "image",
+        help="stylize one image",
+        description="Stylize one image (EXIF orientation is applied, transparency kept).",
+    )
+    parser.add_argument("input", type=Path, help="input image")
+    parser.add_argument("output", type=Path, help=f"output image ({', '.join(IMAGE_SUFFIXES)})")
+    add_style_options(parser)
+    add_engine_options(parser)
+    add_process_options(parser)
+    add_optimise_options(parser, video=False)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from realtime.cli.optimising import check_optimise_choice
+
+    config = run_config(args)
+    if args.output.resolve() == args.input.resolve():
+        raise UserError(f"output {args.output} is the input file; choose another output path")
+    check_output_image(args.output)
+    check_optimise_choice(config.optimise, args.style, video=False)
+    source, alpha = read_image_with_alpha(args.input)
+    if config.optimise.style_image is not None:
+        from realtime.cli.optimising import stylize_image
+
+        result, what = stylize_image(config, source)
+    else:
+        from realtime.app.build import build_processor, open_stylizer, style_for
+        from realtime.cli.wiring import pth_exporter
+        from realtime.runtime.frames import processing_size
+
+        # A size the network cannot take should fail before the model loads.
+        processing_size(source.shape[1], source.shape[0], config.process)
+        stylizer, entry = open_stylizer(style_for(config), config.engine, pth_exporter())
+        size = (source.shape[1], source.shape[0])
+        processor = build_processor(stylizer, config.process, source_size=size, still=True)
+        result = processor(source)
+        what = f"with style {entry.name!r} on {stylizer.provider}"
+    write_image(args.output, result, alpha)
+    height, width = result.shape[:2]
+    print(f"wrote {args.output} ({width}x{height}) {what}", file=sys.stderr)
+    return EXIT_OK

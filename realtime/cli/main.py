@@ -1,0 +1,76 @@
+"""The ``realtime`` command line: one parser, one subcommand per module in ``commands``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from realtime import __version__
+from realtime.cli.commands import (
+    bench,
+    demo,
+    export,
+    image,
+    styles,
+    train,
+    video,
+    webcam,
+)
+from realtime.cli.commands import (
+    eval as eval_command,
+)
+from realtime.core.errors import EXIT_INTERRUPTED, UserError
+from realtime.core.log import setup_logging
+
+# Order here is the order in ``realtime --help``. Imported, not looked up by name: a command
+# whose module fails to import is a failure of the whole program, never a missing command.
+COMMANDS = (demo, video, image, webcam, styles, train, export, bench, eval_command)
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """argparse, reporting like the rest of the program: every bad option (a wrong type, an
+    unknown flag, a missing argument) is one ``realtime: error:`` line and exit code 2.
+    Subcommand parsers are of the same class (argparse creates them from the parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandLineParser(
+        prog="realtime",
+        description="Real-time neural style transfer for video files, images and webcams.",
+    )
+    parser.add_argument("--version", action="version", version=f"realtime {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail on stderr (repeatable)"
+    )
+    parser.add_argument(
+        "-q", "--quiet-notes", action="store_true", help="only warnings and errors on stderr"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        # Inside the handler: an option's own parser (--output-size, ...) raises UserError
+        # while the arguments are parsed, and must report like every other bad input.
+        args = parser.parse_args(argv)
+        setup_logging(-1 if args.quiet_notes else args.verbose)
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"realtime: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("realtime: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

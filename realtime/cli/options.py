@@ -1,0 +1,337 @@
+"""Options shared by the commands that stylize (image, video, webcam, bench, batch), and the one
+place where parsed arguments become a ``RunConfig``.
+
+Every option that sets a config field has the field's name as its ``dest`` and no default of
+its own (``argparse.SUPPRESS``): an option the user did not give is simply absent, and the
+config's dataclass default applies. The defaults are stated once, in ``realtime.core.config``,
+and the help texts read them from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any, TypeVar
+
+from realtime.core.config import (
+    DEFAULT_STYLE,
+    DEVICES,
+    KEYFRAME_STARTS,
+    TEMPORAL_MODES,
+    EncodeConfig,
+    EngineConfig,
+    OptimiseConfig,
+    ProcessConfig,
+    RunConfig,
+)
+from realtime.core.errors import UserError
+from realtime.runtime.frames import MIN_PROCESS_SIDE
+
+_UNSET = argparse.SUPPRESS
+Config = TypeVar("Config")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse 'WIDTHxHEIGHT' (e.g. 1280x720) for --output-size. argparse names the option in
+    the message, and ``realtime.cli`` turns it into one line and exit code 2."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"bad size {text!r}: write it as WIDTHxHEIGHT, e.g. 1280x720"
+        ) from None
+    if width < MIN_PROCESS_SIDE or height < MIN_PROCESS_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"size {text} is too small: each side must be at least {MIN_PROCESS_SIDE}"
+        )
+    return width, height
+
+
+def add_style_options(parser: argparse.ArgumentParser) -> None:
+    # Default None (not suppressed): a command tells an explicit --style (which must not be
+    # silently ignored next to --style-image) from the default.
+    parser.add_argument(
+        "--style",
+        "--model",
+        dest="style",
+        default=None,
+        metavar="NAME|FILE",
+        help="a bundled or user style name, an .onnx file, or a .pth checkpoint "
+        "(exported on the fly; needs torch). 'realtime styles' lists the names. "
+        f"Default: {DEFAULT_STYLE}",
+    )
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    d = EngineConfig()
+    group = parser.add_argument_group("engine")
+    group.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=_UNSET,
+        help=f"ONNX Runtime execution provider: auto tries CUDA, then CPU (default: {d.device})",
+    )
+    group.add_argument(
+        "--threads", type=int, default=_UNSET, help="CPU inference threads (default: one per core)"
+    )
+    group.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=_UNSET,
+        metavar="DIR",
+        help="TensorRT engines and models exported from .pth files "
+        "(default: the user cache directory)",
+    )
+
+
+def add_process_options(parser: argparse.ArgumentParser) -> None:
+    d = ProcessConfig()
+    group = parser.add_argument_group("processing size and look")
+    sizing = group.add_mutually_exclusive_group()
+    sizing.add_argument(
+        "--size",
+        type=int,
+        default=_UNSET,
+        metavar="PX",
+        help="stylize with the long side at PX pixels, then scale back (faster, coarser strokes)",
+    )
+    sizing.add_argument(
+        "--scale", type=float, default=_UNSET, help="stylize at this fraction of the input size"
+    )
+    group.add_argument(
+        "--output-size",
+        type=parse_size,
+        default=_UNSET,
+        metavar="WxH",
+        help="output width x height (default: the input size)",
+    )
+    group.add_argument(
+        "--strength",
+        type=float,
+        default=_UNSET,
+        help=f"0..1: blend of the stylized frame with the original (default: {d.strength:g})",
+    )
+    group.add_argument(
+        "--preserve-color",
+        action="store_true",
+        default=_UNSET,
+        help="keep the input's colours and take only the stylized luminance",
+    )
+
+
+def add_temporal_options(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """--temporal and --temporal-strength. ``default`` is what the help says, where a command
+    decides otherwise in some mode (video by optimisation alone)."""
+    d = ProcessConfig()
+    group = parser.add_argument_group("temporal consistency")
+    group.add_argument(
+        "--temporal",
+        choices=TEMPORAL_MODES,
+        default=_UNSET,
+        help="remove flicker: flow (blend the motion-compensated previous output where it is "
+        "trusted), ema (plain running average: trails on motion), off "
+        f"(default: {default or d.temporal})",
+    )
+    group.add_argument(
+        "--temporal-strength",
+        type=float,
+        default=_UNSET,
+        metavar="A",
+        help="0..1: weight of the previous output where it is trusted "
+        f"(default: {d.temporal_strength:g})",
+    )
+
+
+def add_encode_options(parser: argparse.ArgumentParser) -> None:
+    d = EncodeConfig()
+    group = parser.add_argument_group("encoding (H.264)")
+    group.add_argument(
+        "--crf",
+        type=int,
+        default=_UNSET,
+        help=f"quality, 0 (lossless) .. 51 (worst); default {d.crf}",
+    )
+    group.add_argument(
+        "--preset",
+        default=_UNSET,
+        help=f"x264 speed/size trade-off: ultrafast .. veryslow (default: {d.preset})",
+    )
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--queue-size",
+        type=int,
+        default=_UNSET,
+        help=f"frames buffered between stages (default: {RunConfig().queue_size})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
+    """Gatys et al.'s optimisation: any painting without a trained network (needs torch)."""
+    d = OptimiseConfig()
+    group = parser.add_argument_group(
+        "optimisation (Gatys et al.; any painting, slow; needs torch and VGG-16 weights)"
+    )
+    alone = "instead of using a network (alone), or "
+    group.add_argument(
+        "--style-image",
+        type=Path,
+        default=_UNSET,
+        metavar="PAINTING",
+        help=f"optimise towards this painting {alone}"
+        + ("the painting of --style for --keyframes" if video else "with --method gatys"),
+    )
+    if video:
+        _add_video_optimise_options(group, d)
+    else:
+        group.add_argument(
+            "--method",
+            choices=("network", "gatys"),
+            default=_UNSET,
+            help="gatys: refine the network's output by optimisation towards --style-image "
+            f"(default: {d.method})",
+        )
+    defaults = "the optimiser's (models.gatys.GatysConfig)"
+    group.add_argument(
+        "--steps",
+        type=int,
+        default=_UNSET,
+        metavar="N",
+        help=f"optimisation steps at full size (coarser scales come first; default: {defaults})",
+    )
+    group.add_argument(
+        "--style-weight",
+        type=float,
+        default=_UNSET,
+        metavar="W",
+        help="weight of the painting's style against the photo's content (1); higher paints "
+        f"more boldly (default: {defaults})",
+    )
+    group.add_argument(
+        "--optimizer",
+        choices=("lbfgs", "adam"),
+        default=_UNSET,
+        help="L-BFGS converges in fewer steps; Adam uses less memory (default: lbfgs)",
+    )
+    group.add_argument(
+        "--scales",
+        type=int,
+        default=_UNSET,
+        metavar="N",
+        help="coarse-to-fine: optimise at N sizes, each twice the last, so large images take "
+        "fewer full-size steps (default: 1, full size only)",
+    )
+    group.add_argument(
+        "--vgg-weights",
+        type=Path,
+        default=_UNSET,
+        metavar="FILE",
+        help="VGG-16 features state_dict (default: $REALTIME_VGG_WEIGHTS, then torchvision's "
+        "download)",
+    )
+
+
+def _add_video_optimise_options(group: argparse._ArgumentGroup, d: OptimiseConfig) -> None:
+    group.add_argument(
+        "--keyframes",
+        choices=("none", "gatys"),
+        default=_UNSET,
+        help="with --style: refine keyframes (cuts and every --keyframe-interval frames) "
+        f"by optimisation from the network's output (default: {d.keyframes})",
+    )
+    group.add_argument(
+        "--keyframe-interval",
+        type=int,
+        default=_UNSET,
+        metavar="N",
+        help=f"a keyframe every N frames, and at each scene cut (default: {d.keyframe_interval})",
+    )
+    group.add_argument(
+        "--frame-steps",
+        type=int,
+        default=_UNSET,
+        metavar="N",
+        help="--style-image alone: optimisation steps for each frame between keyframes, "
+        f"started from the warped previous output (default: {d.frame_steps})",
+    )
+    group.add_argument(
+        "--keyframe-start",
+        choices=KEYFRAME_STARTS,
+        default=_UNSET,
+        help="--style-image alone: interval keyframes continue from the warped previous "
+        "output (no pop) or start from the content (with --keyframe-interval 1: each frame "
+        "on its own); the first frame and cuts always start from the content "
+        f"(default: {d.keyframe_start})",
+    )
+    group.add_argument(
+        "--temporal-weight",
+        type=float,
+        default=_UNSET,
+        metavar="W",
+        help="--style-image alone: weight of the temporal loss that ties each frame to the "
+        "warped previous output (0: none; default: models.gatys.GatysConfig's)",
+    )
+
+
+def check_optimise_options(optimise: OptimiseConfig) -> None:
+    """An optimisation option that this run would ignore is an error, not a surprise after the
+    work is done: the optimiser's settings need --style-image, and the settings of video
+    without a network do nothing to --keyframes gatys."""
+    if optimise.style_image is None:
+        settings = {
+            "--steps": optimise.steps,
+            "--style-weight": optimise.style_weight,
+            "--optimizer": optimise.optimizer,
+            "--scales": optimise.scales,
+            "--temporal-weight": optimise.temporal_weight,
+        }
+        for flag, value in settings.items():
+            if value is not None:
+                raise UserError(
+                    f"{flag} sets up optimisation by Gatys et al., which runs only with "
+                    f"--style-image PAINTING; add it or drop {flag}"
+                )
+    if optimise.keyframes == "gatys":
+        if optimise.temporal_weight is not None:
+            raise UserError(
+                "--temporal-weight applies to --style-image without a network; with "
+                "--keyframes gatys the temporal stage (--temporal) carries keyframes instead"
+            )
+        if optimise.keyframe_start != OptimiseConfig.keyframe_start:
+            raise UserError(
+                "--keyframe-start applies to --style-image without a network; with "
+                "--keyframes gatys every keyframe starts from the network's output"
+            )
+
+
+def _given(config_type: type[Config], args: argparse.Namespace, **overrides: Any) -> Config:
+    """``config_type`` with the fields the user gave (absent ones keep their defaults)."""
+    names = {f.name for f in dataclasses.fields(config_type)}
+    values = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    return config_type(**(values | overrides))
+
+
+def _temporal_mode(args: argparse.Namespace) -> str:
+    """--temporal, or its default: flow, except for video --style-image alone, whose
+    optimisation carries its own temporal loss (a blend after it would only soften it)."""
+    if hasattr(args, "temporal"):
+        return args.temporal
+    optimising = getattr(args, "style_image", None) is not None
+    alone = getattr(args, "keyframes", OptimiseConfig.keyframes) == "none"
+    return "off" if optimising and alone else ProcessConfig.temporal
+
+
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The one typed configuration, from parsed arguments: built once, here."""
+    return _given(
+        RunConfig,
+        args,
+        engine=_given(EngineConfig, args),
+        process=_given(ProcessConfig, args, temporal=_temporal_mode(args)),
+        encode=_given(EncodeConfig, args),
+        optimise=_given(OptimiseConfig, args),
+        progress=not getattr(args, "quiet", False),
+    )

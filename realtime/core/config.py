@@ -1,0 +1,99 @@
+"""The run configuration: one typed dataclass, built once from the command line and passed
+explicitly to every stage. Every default of a run is stated here, once: the command line
+shows these defaults and fills in only what the user gave (``realtime.cli.options``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+# The style a run uses when none is named (webcam without a usable GPU takes its lite
+# version: realtime.runtime.styles.default_style).
+DEFAULT_STYLE = "mosaic"
+TEMPORAL_MODES = ("off", "ema", "flow")
+# Where an interval keyframe of video by optimisation starts: the warped previous output (no
+# pop) or the content (each on its own).
+KEYFRAME_STARTS = ("warped", "content")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the ONNX Runtime session is built."""
+
+    device: str = "auto"  # one of DEVICES
+    # CPU intra-op threads; None means one per core (ONNX Runtime's own default is
+    # the same, but we set it explicitly so a benchmark states what it measured).
+    threads: int | None = None
+    # TensorRT engine cache and models exported on the fly from .pth files.
+    # None means the user cache directory (realtime.core.paths.user_cache_dir()).
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """What happens to a frame around the network."""
+
+    # Stylize at a smaller size, then scale back: the long side in pixels, or a factor.
+    size: int | None = None
+    scale: float | None = None
+    # Output (width, height); None keeps the input size.
+    output_size: tuple[int, int] | None = None
+    strength: float = 1.0  # 1 = fully stylized, 0 = the original frame
+    preserve_color: bool = False  # take the stylized luminance, keep the input's colours
+    # Flicker removal at the processing size (realtime.temporal): off | ema | flow. Video by
+    # optimisation alone turns it off (its temporal loss does the job; cli.options).
+    temporal: str = "flow"
+    # 0.7: strokes live ~3 frames along their motion path; enough to hide flicker, short
+    # enough that a wrong flow vector does not smear (docs/TEMPORAL.md).
+    temporal_strength: float = 0.7
+
+
+DEFAULT_TEMPORAL_STRENGTH = ProcessConfig.temporal_strength
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """H.264 settings for file outputs."""
+
+    crf: int = 18
+    preset: str = "medium"
+
+
+@dataclass(frozen=True)
+class OptimiseConfig:
+    """Gatys et al.'s optimisation (``models.gatys``): what the command line asks of it.
+
+    Used by ``image --style-image`` / ``--method gatys`` and by ``video --style-image`` /
+    ``--keyframes gatys``; what is not set here (layers, total variation, ...) stays the
+    default of ``models.gatys.GatysConfig``.
+    """
+
+    style_image: Path | None = None  # the painting; None: no optimisation
+    method: str = "network"  # image: network | gatys (refine the network's output)
+    keyframes: str = "none"  # video with a trained style: none | gatys
+    keyframe_interval: int = 10  # a keyframe every N frames (and at every scene cut)
+    steps: int | None = None  # full optimisation (image, keyframes); None: the default
+    frame_steps: int = 40  # video: steps for each frame between keyframes
+    keyframe_start: str = "warped"  # video, no network: interval keyframes from warped | content
+    temporal_weight: float | None = None  # video: the short-term temporal loss; None: default
+    style_weight: float | None = None  # against content 1; None: the optimiser's default
+    optimizer: str | None = None  # lbfgs | adam; None: the optimiser's default
+    scales: int | None = None  # coarse-to-fine levels; None: the optimiser's default
+    vgg_weights: Path | None = None  # None: $REALTIME_VGG_WEIGHTS, then torchvision
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a ``video``/``image``/``webcam``/``bench`` run needs, in one place."""
+
+    # None: the default style for the run (DEFAULT_STYLE, or its lite version live on a CPU).
+    style: str | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    # Frames in flight between decode -> stylize -> encode. Bounded, so memory stays
+    # flat on long files; large enough to hide decode/encode jitter behind inference.
+    queue_size: int = 8
+    progress: bool = True
+    optimise: OptimiseConfig = field(default_factory=OptimiseConfig)

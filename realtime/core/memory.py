@@ -1,0 +1,102 @@
+"""How much memory a frame size needs, checked before the work starts.
+
+A style network's activations grow with the frame's area: the full TransformerNet keeps
+several 32- to 128-channel float32 maps of the frame alive at once, so an 8000x8000 photo asks
+for tens of GB. Rather than letting the machine swap or the process be killed half-way, each
+run estimates its need from the frame size and refuses, in one line that names the largest
+size that fits and the option that sets it, when the estimate exceeds the available memory.
+
+The per-pixel figures are measured peak RSS on the 2-core development CPU (ONNX Runtime's CPU
+provider with its memory arena, docs/BENCHMARKS.md "Memory"), rounded up: the estimate is meant
+to be within a factor of 2 of the real peak, on the safe side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from pathlib import Path
+
+from realtime.core.errors import UserError
+
+# Process baseline (Python, NumPy, OpenCV, ONNX Runtime, the model) before any frame.
+BASE_BYTES = 200 * 1024**2
+# Peak bytes per pixel of the frame the network runs on, by architecture (realtime.arch).
+NETWORK_BYTES_PER_PIXEL = {"transformer-net": 800, "transformer-net-lite": 150}
+# Optimisation by Gatys et al. (VGG-16 forward and backward at the processing size, plus the
+# optimiser's history): measured 1.48 GB peak at 512x512 and 1.02 GB at 256x256 with the
+# painting's own Grams loaded (docs/GATYS.md).
+OPTIMISATION_BASE_BYTES = 700 * 1024**2
+OPTIMISATION_BYTES_PER_PIXEL = 4096
+# Keep this share of the available memory for everything else the machine is doing.
+USABLE_SHARE = 0.85
+
+
+def available_bytes() -> int | None:
+    """Memory this process can still take: MemAvailable, capped by a cgroup limit (a
+    container's); None where neither can be read (the check is then skipped)."""
+    limits: list[int] = []
+    if sys.platform.startswith("linux"):
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+        except OSError:
+            pass
+        for cgroup in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+            try:
+                text = Path(cgroup).read_text().strip()
+            except OSError:
+                continue
+            if text.isdigit() and int(text) < 1 << 60:
+                limits.append(int(text))
+    else:
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return min(limits) if limits else None
+
+
+def network_bytes(arch: str, width: int, height: int) -> int:
+    per_pixel = NETWORK_BYTES_PER_PIXEL.get(arch, NETWORK_BYTES_PER_PIXEL["transformer-net"])
+    return BASE_BYTES + per_pixel * width * height
+
+
+def optimisation_bytes(width: int, height: int) -> int:
+    return OPTIMISATION_BASE_BYTES + OPTIMISATION_BYTES_PER_PIXEL * width * height
+
+
+def _gb(count: float) -> str:
+    return f"{count / 1024**3:.1f} GB"
+
+
+def check_fits(
+    needed: int,
+    width: int,
+    height: int,
+    what: str,
+    fix: str,
+    available: int | None = None,
+) -> None:
+    """Refuse (UserError) when ``needed`` bytes for a ``width`` x ``height`` frame exceed the
+    usable memory; the message gives the largest long side that fits, for ``fix`` (an option
+    such as --size)."""
+    available = available_bytes() if available is None else available
+    if available is None:
+        return
+    usable = available * USABLE_SHARE
+    if needed <= usable:
+        return
+    # Memory grows with the area: scale both sides by the same factor.
+    per_pixel = max(1.0, (needed - BASE_BYTES) / (width * height))
+    fits_pixels = max(0.0, usable - BASE_BYTES) / per_pixel
+    scale = math.sqrt(fits_pixels / (width * height))
+    long_side = int(max(width, height) * scale) // 16 * 16
+    raise UserError(
+        f"{what} at {width}x{height} needs about {_gb(needed)} of memory, "
+        f"{_gb(available)} is available; {fix} {long_side} or less"
+        if long_side >= 16
+        else f"{what} needs about {_gb(needed)} of memory, {_gb(available)} is available; "
+        "free some memory"
+    )

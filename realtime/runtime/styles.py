@@ -1,0 +1,207 @@
+"""Where styles come from, and what ``--style NAME|FILE.onnx|FILE.pth`` means.
+
+A style is an ONNX style network (realtime.model_io), optionally with a card ``NAME.json``
+beside it (the training card written by ``realtime train``).
+
+- Bundled styles: package data in ``realtime/bundled_styles/`` (``NAME.onnx`` + ``NAME.json``).
+- User styles: ``$REALTIME_STYLES_DIR`` if set, else ``<user data dir>/styles`` (on Linux
+  ``~/.local/share/realtime/styles``). Drop ``NAME.onnx`` (and optionally ``NAME.json``) there
+  and ``--style NAME`` finds it. A user style with a bundled style's name shadows it.
+- A path: an existing ``.onnx`` file is used as is; an existing ``.pth`` checkpoint is exported
+  once (the same export and parity check as ``realtime export``) into
+  ``<cache dir>/exported/<sha256 of the .pth>.onnx`` and reused from there afterwards.
+
+A reference with a suffix or a path separator is a path; anything else is a name.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from realtime.core.cards import read_card
+from realtime.core.config import DEFAULT_STYLE, EngineConfig
+from realtime.core.errors import UserError
+from realtime.core.files import sha256_file
+from realtime.core.paths import user_cache_dir, user_data_dir
+
+log = logging.getLogger(__name__)
+
+# Exports a TransformerNet checkpoint (.pth) to an ONNX file and returns a one-line report.
+# Torch-side code: the command line passes it in (realtime.cli.wiring); the runtime never
+# imports export/ itself.
+Exporter = Callable[[Path, Path], str]
+# Lite networks (``realtime train --arch lite``) are named after their full style plus this.
+LITE_SUFFIX = "-lite"
+BUNDLED_PACKAGE = "realtime.bundled_styles"
+STYLES_DIR_ENV = "REALTIME_STYLES_DIR"
+ORIGINS = ("bundled", "user", "file", "exported")
+PTH_SUFFIXES = (".pth", ".pt")
+
+
+@dataclass(frozen=True)
+class StyleEntry:
+    name: str
+    path: Path  # an .onnx file
+    origin: str  # one of ORIGINS
+    card: dict[str, Any] | None = None
+    shadows_bundled: bool = False  # a user style hiding a bundled style of the same name
+
+
+def user_styles_dir() -> Path:
+    """``$REALTIME_STYLES_DIR``, else ``<user data dir>/styles`` (need not exist yet)."""
+    override = os.environ.get(STYLES_DIR_ENV)
+    return Path(override).expanduser() if override else user_data_dir() / "styles"
+
+
+def exported_cache_dir(engine: EngineConfig) -> Path:
+    return (engine.cache_dir or user_cache_dir()) / "exported"
+
+
+def _onnx_files(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(directory.glob("*.onnx")) if p.is_file()}
+
+
+def _bundled_files() -> dict[str, Path]:
+    try:
+        root = importlib.resources.files(BUNDLED_PACKAGE)
+    except ModuleNotFoundError:
+        return {}  # installed without the (empty) bundled_styles directory: nothing bundled
+    files = {}
+    for item in root.iterdir():
+        if not item.name.endswith(".onnx"):
+            continue
+        if not isinstance(item, Path):
+            # ONNX Runtime needs a real file; a zipped install would need extracting first.
+            raise UserError(
+                f"bundled style {item.name} is not on the file system (zipped install?); "
+                "install realtime as a regular (unzipped) package"
+            )
+        files[item.stem] = item
+    return dict(sorted(files.items()))
+
+
+def list_styles() -> list[StyleEntry]:
+    """Every style ``--style NAME`` can name, sorted by name; user styles win over bundled."""
+    bundled = _bundled_files()
+    user = _onnx_files(user_styles_dir())
+    entries = [
+        StyleEntry(name, path, "user", read_card(path), shadows_bundled=name in bundled)
+        for name, path in user.items()
+    ]
+    entries += [
+        StyleEntry(name, path, "bundled", read_card(path))
+        for name, path in bundled.items()
+        if name not in user
+    ]
+    return sorted(entries, key=lambda e: e.name)
+
+
+def _looks_like_path(ref: str) -> bool:
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(s in ref for s in separators) or Path(ref).suffix != ""
+
+
+def _unknown_style(ref: str) -> UserError:
+    known = ", ".join(f"{e.name} ({e.origin})" for e in list_styles()) or "none installed"
+    return UserError(
+        f"unknown style '{ref}'; known styles: {known}; add {ref}.onnx to {user_styles_dir()} "
+        f"(or set {STYLES_DIR_ENV}), or give a path to an .onnx or .pth file"
+    )
+
+
+def _exported_entry(pth_path: Path, engine: EngineConfig, exporter: Exporter | None) -> StyleEntry:
+    """Export ``pth_path`` to the cache (once) and return the cached model."""
+    from realtime.core.model_io import read_model_info
+
+    cached = exported_cache_dir(engine) / f"{sha256_file(pth_path)}.onnx"
+    if cached.is_file():
+        log.info("using %s, exported earlier from %s", cached, pth_path)
+    else:
+        if exporter is None:
+            raise UserError(
+                f"--style {pth_path} is a checkpoint that needs exporting to ONNX first; run "
+                f"'realtime export {pth_path} NAME.onnx' and give NAME.onnx"
+            )
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"cannot create the export cache {cached.parent} ({exc.strerror}); "
+                "give a writable --cache-dir"
+            ) from exc
+        log.info("exporting %s to ONNX once, cached as %s", pth_path, cached)
+        log.info("%s", exporter(pth_path, cached))
+    info = read_model_info(cached)
+    return StyleEntry(info.style or pth_path.stem, cached, "exported", info.card)
+
+
+def resolve_style(ref: str, engine: EngineConfig, exporter: Exporter | None = None) -> StyleEntry:
+    """Turn ``--style REF`` into a StyleEntry, or raise UserError saying what exists.
+
+    ``exporter`` turns a ``.pth`` into ONNX (torch-side; None: a .pth is refused with the
+    command that exports it)."""
+    from realtime.core.model_io import read_model_info
+
+    if not ref or not ref.strip():
+        raise UserError("empty style name; give --style NAME, FILE.onnx or FILE.pth")
+    if _looks_like_path(ref):
+        path = Path(ref).expanduser()
+        if not path.is_file():
+            raise UserError(
+                f"style file not found: {path}; give an existing .onnx or .pth file, or a "
+                "style name (see 'realtime styles')"
+            )
+        suffix = path.suffix.lower()
+        if suffix in PTH_SUFFIXES:
+            return _exported_entry(path, engine, exporter)
+        if suffix != ".onnx":
+            raise UserError(
+                f"style file {path} is neither .onnx nor .pth; give an ONNX style network or "
+                "a TransformerNet checkpoint"
+            )
+        info = read_model_info(path)
+        return StyleEntry(info.style or path.stem, path, "file", read_card(path) or info.card)
+    for entry in list_styles():
+        if entry.name == ref:
+            return entry
+    raise _unknown_style(ref)
+
+
+def is_lite(name: str) -> bool:
+    return name.endswith(LITE_SUFFIX)
+
+
+def same_kind(names: list[str], current: str) -> list[str]:
+    """The names of the same kind (lite or full) as ``current``: what the n/p keys cycle
+    through, so a CPU session on a lite style does not switch to a full one it cannot run
+    in real time, and a GPU session does not drop to a lite one."""
+    return [n for n in names if is_lite(n) == is_lite(current)]
+
+
+def default_live_style(engine: EngineConfig) -> tuple[str, str | None]:
+    """The style ``webcam`` uses without ``--style``, and a note saying why when it is lite.
+
+    Without a usable NVIDIA GPU the full network runs at about 2 fps at 640x360 on a 2-core
+    CPU; the lite one runs in real time (docs/BENCHMARKS.md). The check is the engine's own
+    pre-flight one, so it cannot disagree with what ``--device auto`` then does.
+    """
+    from realtime.runtime.engine import gpu_unavailable_reason
+
+    lite = DEFAULT_STYLE + LITE_SUFFIX
+    if engine.device not in ("auto", "cpu") or lite not in {e.name for e in list_styles()}:
+        return DEFAULT_STYLE, None
+    reason = "--device cpu" if engine.device == "cpu" else gpu_unavailable_reason()
+    if reason is None:
+        return DEFAULT_STYLE, None
+    return lite, (
+        f"no GPU ({reason}): using the lite network '{lite}', which runs in real time on a "
+        f"CPU; --style {DEFAULT_STYLE} picks the full one"
+    )

@@ -1,0 +1,1 @@
+"""Temporal consistency: the flow-warped blending stage and the flicker metrics."""
