@@ -31,12 +31,13 @@ def build_metadata(
     source_sha256: str | None = None,
     arch: str = model_io.ARCH,
     min_side: int = model_io.MIN_SIDE,
+    io: str = "float32",
 ) -> dict[str, str]:
     if precision not in model_io.PRECISIONS:
         raise ValueError(f"precision must be one of {model_io.PRECISIONS}, not {precision!r}")
     metadata = {
         model_io.KEY_FORMAT: model_io.FORMAT,
-        model_io.KEY_IO: json.dumps(model_io.io_convention(min_side), sort_keys=True),
+        model_io.KEY_IO: json.dumps(model_io.io_convention(min_side, io), sort_keys=True),
         model_io.KEY_STYLE: style,
         model_io.KEY_ARCH: arch,
         model_io.KEY_PRECISION: precision,

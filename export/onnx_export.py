@@ -61,6 +61,22 @@ class ClippedStyleNet(nn.Module):
         return self.net(x).clamp(0.0, 255.0)
 
 
+class FrameStyleNet(nn.Module):
+    """The exported graph with frames as they come: uint8 RGB (N, H, W, 3) in and out, the
+    cast, transpose, clip and rounding inside, so the host does no per-pixel work."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(x.permute(0, 3, 1, 2).float()).clamp(0.0, 255.0)
+        return y.round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+IO_WRAPPERS = {"float32": ClippedStyleNet, "uint8": FrameStyleNet}
+
+
 @dataclass(frozen=True)
 class ExportReport:
     onnx_path: Path
@@ -84,16 +100,24 @@ def min_side_of(model: nn.Module) -> int:
     return LITE_MIN_SIDE if isinstance(model, LiteTransformerNet) else MIN_SIDE
 
 
-def torch_to_onnx(model: nn.Module) -> onnx.ModelProto:
-    """Trace ``model`` (with the output clip) into an fp32 ONNX model with dynamic N, H, W."""
-    wrapper = ClippedStyleNet(model).eval()
+def torch_to_onnx(model: nn.Module, io: str = "float32") -> onnx.ModelProto:
+    """Trace ``model`` (with the output clip) into an fp32 ONNX model with dynamic N, H, W,
+    taking float32 NCHW or (``io="uint8"``) uint8 NHWC frames."""
+    wrapper = IO_WRAPPERS[io](model).eval()
     min_side = min_side_of(model)
     # Batch 2 and different, non-multiple-of-4 sides: torch.export specialises dimensions
     # whose example size is 0 or 1, and equal example sizes could be unified.
-    example = torch.rand(2, 3, 67, 93) * 255
-    batch = torch.export.Dim("batch", min=1)
-    height = torch.export.Dim("height", min=min_side)
-    width = torch.export.Dim("width", min=min_side)
+    if io == "uint8":
+        example = torch.randint(0, 256, (2, 67, 93, 3), dtype=torch.uint8)
+        axes = {0: "batch", 1: "height", 2: "width"}
+    else:
+        example = torch.rand(2, 3, 67, 93) * 255
+        axes = {0: "batch", 2: "height", 3: "width"}
+    dims = {
+        "batch": torch.export.Dim("batch", min=1),
+        "height": torch.export.Dim("height", min=min_side),
+        "width": torch.export.Dim("width", min=min_side),
+    }
     program = torch.onnx.export(
         wrapper,
         (example,),
@@ -101,7 +125,7 @@ def torch_to_onnx(model: nn.Module) -> onnx.ModelProto:
         output_names=[model_io.OUTPUT_NAME],
         opset_version=OPSET,
         dynamo=True,
-        dynamic_shapes=({0: batch, 2: height, 3: width},),
+        dynamic_shapes=({axis: dims[name] for axis, name in axes.items()},),
         external_data=False,
         verbose=False,
     )
@@ -113,7 +137,7 @@ def torch_to_onnx(model: nn.Module) -> onnx.ModelProto:
 # new op in a future exporter cannot produce a silently mistyped graph.
 _FP16_FOLLOWS_INPUT = {
     "Add", "Clip", "Concat", "Conv", "DepthToSpace", "Div", "Gather", "Identity", "Mul", "Pad",
-    "Relu",
+    "Relu", "Round",
     "Reshape", "Shape", "Slice", "Squeeze", "Sub", "Transpose", "Unsqueeze",
 }  # fmt: skip
 _FP16_SPECIAL = {"Cast", "Constant", "InstanceNormalization", "Resize"}
@@ -168,6 +192,12 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
         else:
             new_nodes.append(node)
 
+    if graph.input[0].type.tensor_type.elem_type != TensorProto.FLOAT:
+        # Frames in and out (uint8): the graph's own first and last casts are the boundary.
+        del graph.node[:]
+        graph.node.extend(new_nodes)
+        del graph.value_info[:]
+        return model
     # float32 at the boundary: cast the input down first thing, the output up last thing.
     input_name, output_name = graph.input[0].name, graph.output[0].name
     input16, output16 = f"{input_name}__fp16", f"{output_name}__fp16"
@@ -201,6 +231,7 @@ def export_model(
     source_sha256: str | None = None,
     parity_sizes: tuple[tuple[int, int], ...] = PARITY_SIZES,
     session_factory: SessionFactory,
+    io: str = "float32",
 ) -> ExportReport:
     """Export ``model`` to ``onnx_path``, checked and parity-verified, or raise UserError.
 
@@ -212,7 +243,7 @@ def export_model(
     _check_writable(onnx_path)
     # A copy: the caller's model (maybe on a GPU, maybe mid-training) is left as it was.
     model = copy.deepcopy(model).eval().float().cpu()
-    proto = torch_to_onnx(model)
+    proto = torch_to_onnx(model, io)
     precision = "fp16" if fp16 else "fp32"
     if fp16:
         proto = convert_to_fp16(proto)
@@ -220,7 +251,7 @@ def export_model(
 
     arch = model_io.ARCHS["lite" if isinstance(model, LiteTransformerNet) else "full"]
     metadata = build_metadata(
-        style_name, precision, card, source_sha256, arch, min_side=min_side_of(model)
+        style_name, precision, card, source_sha256, arch, min_side=min_side_of(model), io=io
     )
     write_metadata(proto, metadata)
     proto.producer_name = "realtime"
@@ -238,7 +269,7 @@ def export_model(
         with atomic_output(onnx_path) as temp:
             temp.write_bytes(proto.SerializeToString())
             parity = check_parity(
-                ClippedStyleNet(model).eval(), temp, precision, session_factory, parity_sizes
+                IO_WRAPPERS[io](model).eval(), temp, precision, session_factory, parity_sizes
             )
     except UserError:
         raise
@@ -262,6 +293,7 @@ def export_checkpoint(
     style_name: str | None = None,
     style: str | None = None,
     session_factory: SessionFactory,
+    io: str = "float32",
 ) -> ExportReport:
     """Export the TransformerNet checkpoint ``pth_path`` (and its card, if any) to ONNX.
 
@@ -297,6 +329,7 @@ def export_checkpoint(
         card=card,
         source_sha256=sha256_file(pth_path),
         session_factory=session_factory,
+        io=io,
     )
 
 

@@ -243,3 +243,30 @@ def test_one_style_of_a_multi_style_network_exports_as_its_own_network(tmp_path,
     assert "dots, waves" in capsys.readouterr().err
     assert main(["export", str(pth), str(tmp_path / "x.onnx"), "--style", "mosaic"]) == 2
     assert "no style 'mosaic'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("arch", "fp16"), [("full", False), ("full", True), ("lite", False)])
+def test_frames_in_the_graph_match_the_float_convention(arch, fp16, tmp_path):
+    from models.transformer_net import build_network
+    from realtime.core.config import EngineConfig
+    from realtime.runtime.engine import OnnxStylizer
+
+    torch.manual_seed(1)
+    model = build_network(arch).eval()
+    stylizers = {}
+    for io in ("float32", "uint8"):
+        report = export_model(
+            model, tmp_path / f"{io}.onnx", style_name="s", fp16=fp16, io=io,
+            session_factory=parity_session,
+        )  # fmt: skip
+        assert all(r.passed for r in report.parity)
+        stylizers[io] = OnnxStylizer(report.onnx_path, EngineConfig(device="cpu"), announce=False)
+    info = stylizers["uint8"].info
+    assert info.frames_in_graph and info.io["layout"] == "NHWC" and info.io["dtype"] == "uint8"
+    assert info.inputs[0].type_name == "uint8" and info.outputs[0].type_name == "uint8"
+    # The host hands the frame over as it is: no transposed or float copy is made.
+    frame = np.random.default_rng(2).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    assert stylizers["uint8"].preprocess(frame).dtype == np.uint8
+    a, b = (stylizers[io](frame).astype(int) for io in ("float32", "uint8"))
+    assert a.shape == b.shape == frame.shape
+    assert np.abs(a - b).max() <= 1  # the same network; only where rounding happens differs

@@ -16,7 +16,7 @@ from fixtures_media import CLIP_FRAMES, psnr
 from realtime.core.config import EncodeConfig
 from realtime.core.errors import UserError
 from realtime.media.audio_copy import container_accepts
-from realtime.media.video_sink import VideoFileSink, pick_h264_encoder
+from realtime.media.video_sink import VideoFileSink
 from realtime.media.video_source import DecodedFrame, VideoFileSource, VideoInfo
 
 
@@ -366,8 +366,31 @@ def test_missing_audio_source(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_h264_encoder_choice() -> None:
-    assert pick_h264_encoder({"libx264", "h264"}) == ("libx264", None)
-    name, notice = pick_h264_encoder(set())  # as if this FFmpeg had no libx264
-    assert notice is not None and "libx264 is not available" in notice and name in notice
-    assert av.Codec(name, "w").canonical_name == "h264"
+def test_auto_encoder_probes_for_real_and_falls_back_in_order(caplog) -> None:
+    import logging
+
+    from realtime.media import encoders
+
+    caplog.set_level(logging.INFO, logger="realtime")
+    # Real probes: whatever this FFmpeg build has is opened and made to encode a frame.
+    assert encoders.probe("libx264") is None
+    assert encoders.probe("no_such_encoder") == "not in this FFmpeg build"
+    # The first candidate that works wins: libx264 stands in for a working hardware encoder
+    # behind one that cannot run without its device (NVENC needs an NVIDIA driver).
+    if encoders.probe("h264_nvenc") is None:
+        pytest.skip("NVENC works on this machine")
+    encoders._automatic.cache_clear()
+    assert encoders.choose_encoder("auto", ("h264_nvenc", "libx264")) == "libx264"
+    assert "encoding with the hardware encoder libx264" in caplog.text
+
+
+def test_forced_encoder_that_cannot_run_is_one_line() -> None:
+    from realtime.media import encoders
+
+    broken = next((n for n in encoders.HARDWARE if encoders.probe(n) is not None), None)
+    if broken is None:
+        pytest.skip("every hardware encoder of this FFmpeg build works here")
+    with pytest.raises(UserError, match=f"--encoder {broken} cannot run here .*--encoder auto"):
+        encoders.choose_encoder(broken)
+    with pytest.raises(UserError, match="unknown --encoder"):
+        encoders.choose_encoder("x265")

@@ -26,6 +26,7 @@ from realtime.core.config import (
     RunConfig,
 )
 from realtime.core.errors import UserError
+from realtime.media.encoders import ENCODERS
 from realtime.runtime.frames import MIN_PROCESS_SIDE
 
 _UNSET = argparse.SUPPRESS
@@ -146,6 +147,13 @@ def add_temporal_options(parser: argparse.ArgumentParser, default: str | None = 
 def add_encode_options(parser: argparse.ArgumentParser) -> None:
     d = EncodeConfig()
     group = parser.add_argument_group("encoding (H.264)")
+    group.add_argument(
+        "--encoder",
+        choices=ENCODERS,
+        default=_UNSET,
+        help="auto: a hardware encoder that really works here (NVENC, Quick Sync, AMF, "
+        f"VideoToolbox, V4L2), else libx264; or force one (default: {d.encoder})",
+    )
     group.add_argument(
         "--crf",
         type=int,

@@ -54,10 +54,13 @@ DEFAULT_TEMPORAL_STRENGTH = ProcessConfig.temporal_strength
 
 @dataclass(frozen=True)
 class EncodeConfig:
-    """H.264 settings for file outputs."""
+    """H.264 settings for file outputs (realtime.media.encoders)."""
 
+    encoder: str = "auto"  # auto: a hardware encoder that works here, else libx264
     crf: int = 18
     preset: str = "medium"
+    tune: str | None = None  # libx264's --tune (e.g. ssim); None: x264's default
+    threads: int = 0  # libx264's threads; 0: x264's own choice
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ MIN_SIDE = 8
 # ONNX TensorProto element types we care about (numbers from onnx.TensorProto; spelled out so
 # messages can name them without a lookup table).
 FLOAT = 1
+UINT8 = 2
 FLOAT16 = 10
+# The two image conventions a style network's input and output may follow: float32 NCHW
+# (values in [0, 255], the host converts frames) or uint8 NHWC (frames as they come; the
+# graph casts, transposes and rounds). The I/O element type tells them apart.
+IO_FORMS = {"float32": ("NCHW", FLOAT), "uint8": ("NHWC", UINT8)}
 _TYPE_NAMES = {1: "float32", 10: "float16", 11: "float64", 2: "uint8", 7: "int64", 6: "int32"}
 
 KEY_FORMAT = "realtime.format"
@@ -53,15 +58,16 @@ KEY_CARD = "realtime.card"
 KEY_SOURCE_SHA256 = "realtime.source_sha256"  # sha256 of the .pth the model was exported from
 
 
-def io_convention(min_side: int = MIN_SIDE) -> dict[str, Any]:
+def io_convention(min_side: int = MIN_SIDE, dtype: str = "float32") -> dict[str, Any]:
     """The convention as stored in ``realtime.io`` (a fresh dict each call: callers may edit);
-    ``min_side`` is the network's smallest input side (larger for the lite network)."""
+    ``min_side`` is the network's smallest input side (larger for the lite network);
+    ``dtype`` one of IO_FORMS."""
     return {
         "input": INPUT_NAME,
         "output": OUTPUT_NAME,
-        "layout": "NCHW",
+        "layout": IO_FORMS[dtype][0],
         "channels": "RGB",
-        "dtype": "float32",
+        "dtype": dtype,
         "range": [0, 255],
         "dynamic": ["batch", "height", "width"],
         "output_clipped": True,
@@ -118,6 +124,11 @@ class ModelInfo:
     def card(self) -> dict[str, Any] | None:
         raw = self.metadata.get(KEY_CARD)
         return json.loads(raw) if raw else None
+
+    @property
+    def frames_in_graph(self) -> bool:
+        """The graph takes and returns uint8 NHWC frames (it converts them itself)."""
+        return bool(self.inputs) and self.inputs[0].elem_type == UINT8
 
     @property
     def min_side(self) -> int:
@@ -179,14 +190,19 @@ def read_model_info(model: Path | str | Any) -> ModelInfo:
 
 
 def _image_tensor_problem(spec: TensorSpec) -> str | None:
-    """Why ``spec`` cannot carry an NCHW RGB float32 image of any size, or None if it can."""
-    if spec.elem_type != FLOAT:
-        return f"'{spec.name}' is {spec.type_name}, not float32"
+    """Why ``spec`` cannot carry an RGB image of any size, float32 NCHW or uint8 NHWC, or None
+    if it can."""
+    if spec.elem_type not in (FLOAT, UINT8):
+        return f"'{spec.name}' is {spec.type_name}, not float32 (NCHW) or uint8 (NHWC)"
     if spec.shape is None:
         return None  # rank unknown: ONNX Runtime will check at run time
+    layout = "NHWC" if spec.elem_type == UINT8 else "NCHW"
     if len(spec.shape) != 4:
-        return f"'{spec.name}' has rank {len(spec.shape)}, not 4 (NCHW)"
-    channels, height, width = spec.shape[1:]
+        return f"'{spec.name}' has rank {len(spec.shape)}, not 4 ({layout})"
+    if layout == "NHWC":
+        height, width, channels = spec.shape[1:]
+    else:
+        channels, height, width = spec.shape[1:]
     if isinstance(channels, int) and channels != 3:
         return f"'{spec.name}' has {channels} channels, not 3 (RGB)"
     if isinstance(height, int) or isinstance(width, int):
@@ -210,6 +226,11 @@ def check_style_network(info: ModelInfo, source: str) -> list[str]:
         problem = _image_tensor_problem(spec)
         if problem:
             raise UserError(f"{source} is not a style network: {problem}; {fix}")
+    if info.inputs[0].elem_type != info.outputs[0].elem_type:
+        raise UserError(
+            f"{source} takes {info.inputs[0].type_name} frames but returns "
+            f"{info.outputs[0].type_name}; a style network returns what it takes; {fix}"
+        )
     notices = []
     if not info.has_metadata:
         notices.append(

@@ -130,16 +130,19 @@ def stylize_video(
     encode: EncodeConfig,
     queue_size: int = 8,
     show_progress: bool = True,
+    decode_threads: int = 0,
 ) -> VideoResult:
     """Stylize every frame of ``input_path`` into ``output_path``, keeping timing and audio.
 
     ``process`` maps a source frame to an output frame; ``output_size(width, height)`` says
-    the output size for the source's display size.
+    the output size for the source's display size; ``decode_threads`` 0 is FFmpeg's choice.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     check_paths(input_path, output_path)
     check_encode_config(encode)
-    run = _VideoRun(input_path, output_path, output_size, encode, queue_size, show_progress)
+    run = _VideoRun(
+        input_path, output_path, output_size, encode, queue_size, show_progress, decode_threads
+    )
     run.start()
     interrupted = run.stylize(process)
     with _sigint_deferred():
@@ -159,10 +162,11 @@ class _VideoRun:
         encode: EncodeConfig,
         queue_size: int,
         show_progress: bool,
+        decode_threads: int,
     ) -> None:
         self.started = time.perf_counter()
         self.output_path = output_path
-        self.source = VideoFileSource(input_path)
+        self.source = VideoFileSource(input_path, threads=decode_threads)
         info = self.info = self.source.info
         width, height = output_size(info.width, info.height)
         self.temp = temporary_path(output_path)

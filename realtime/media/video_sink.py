@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from realtime.core.files import (
     is_disk_full,
 )
 from realtime.media.audio_copy import AudioCopier
+from realtime.media.encoders import choose_encoder, encoder_options, pixel_format
 
 X264_PRESETS = (
     "ultrafast",
@@ -51,30 +52,15 @@ _AVCOL_BT709 = 1
 _AVCOL_RANGE_MPEG = 1
 
 
-def pick_h264_encoder(available: Collection[str]) -> tuple[str, str | None]:
-    """The encoder to use from the FFmpeg build's codec names, and a notice if not libx264."""
-    if "libx264" in available:
-        return "libx264", None
-    try:
-        name = av.Codec("h264", "w").name
-    except (ValueError, av.error.FFmpegError) as exc:
-        raise UserError(
-            "this FFmpeg build has no H.264 encoder; install PyAV from PyPI "
-            "(pip install av), whose wheels include libx264"
-        ) from exc
-    return name, (
-        f"libx264 is not available in this FFmpeg build; encoding with {name} instead "
-        "(--crf and --preset are libx264 settings and do not apply)"
-    )
-
-
 def check_encode_config(encode: EncodeConfig) -> None:
+    """The settings make sense, and the encoder asked for runs here (a real probe)."""
     if not 0 <= encode.crf <= MAX_CRF:
         raise UserError(f"crf {encode.crf} is out of range; use 0 (lossless) to {MAX_CRF}")
     if encode.preset not in X264_PRESETS:
         raise UserError(
             f"unknown x264 preset {encode.preset!r}; use one of {', '.join(X264_PRESETS)}"
         )
+    choose_encoder(encode.encoder)
 
 
 class VideoFileSink:
@@ -117,9 +103,7 @@ class VideoFileSink:
                 f"output padded from {width}x{height} to {coded_w}x{coded_h} by repeating "
                 "the last row/column: H.264 in yuv420p needs even dimensions"
             )
-        codec, notice = pick_h264_encoder(av.codecs_available)
-        if notice:
-            self.notices.append(notice)
+        codec = choose_encoder(encode.encoder)
         self._reserve = SpaceReserve(self.path, expected_frames)
         if self._reserve.size == 0:
             self._reserve.release()
@@ -161,7 +145,7 @@ class VideoFileSink:
             image = np.pad(image, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)), mode="edge")
         frame = self._reformatter.reformat(
             av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24"),
-            format="yuv420p",
+            format=self._stream.pix_fmt,
             dst_colorspace=Colorspace.ITU709,
             dst_color_range=ColorRange.MPEG,
         )
@@ -274,7 +258,7 @@ class VideoFileSink:
     # -- internals ----------------------------------------------------------------------
 
     def _add_video(self, codec: str, width: int, height: int, encode: EncodeConfig):
-        options = {"crf": str(encode.crf), "preset": encode.preset} if codec == "libx264" else {}
+        options = encoder_options(codec, encode)
         fmt = self._container.format.name
         try:
             stream = self._container.add_stream(codec, rate=self.rate, options=options)
@@ -284,7 +268,7 @@ class VideoFileSink:
                 "name the output .mp4, .mkv or .mov"
             ) from exc
         stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pixel_format(codec)
         # The source's time base, so source pts go in unchanged (the muxer may still pick
         # a finer one of its own and rescale exactly).
         stream.codec_context.time_base = self.time_base

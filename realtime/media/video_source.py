@@ -71,7 +71,8 @@ def rotate_clockwise(image: np.ndarray, degrees: int) -> np.ndarray:
 class VideoFileSource:
     """Frames of one video file, decoded with threads. Single pass: call ``frames()`` once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int = 0) -> None:
+        """``threads``: decoder threads (0: FFmpeg's own choice, one per core and more)."""
         self.path = Path(path)
         self.damaged: str | None = None
         # Side remarks for the user that do not make the input damaged (e.g. odd rotation).
@@ -92,6 +93,7 @@ class VideoFileSource:
             # AUTO = frame and slice threads: decoding is usually the pipeline's second
             # bottleneck after inference, and one core cannot keep up with HD H.264.
             self._stream.thread_type = "AUTO"
+            self._stream.codec_context.thread_count = threads
             self._packets = self._container.demux(self._stream)
             self._pending = self._decode_until_first_frame()
             if not self._pending:

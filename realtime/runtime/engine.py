@@ -336,12 +336,15 @@ class OnnxStylizer:
             )
 
     def preprocess(self, frame: np.ndarray) -> np.ndarray:
-        """uint8 (H, W, 3) RGB -> float32 (1, 3, H, W) in [0, 255], C-contiguous."""
+        """uint8 (H, W, 3) RGB -> the model's input: float32 (1, 3, H, W) in [0, 255], or the
+        frame itself as (1, H, W, 3) for a model that converts frames in its graph."""
         self.check_frame(frame)
+        if self.info.frames_in_graph:
+            return np.ascontiguousarray(frame)[np.newaxis]
         return np.ascontiguousarray(frame.transpose(2, 0, 1)[np.newaxis], dtype=np.float32)
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
-        """float32 (N, 3, H, W) -> float32 (N, 3, H, W), values in [0, 255]."""
+        """The model's input -> its output (a batch: float32 NCHW or uint8 NHWC)."""
         if self._binding is None:
             return self.session.run([self._output_name], {self._input_name: tensor})[0]
         self._binding.bind_cpu_input(self._input_name, tensor)
@@ -350,7 +353,10 @@ class OnnxStylizer:
         return self._binding.copy_outputs_to_cpu()[0]
 
     def postprocess(self, tensor: np.ndarray) -> np.ndarray:
-        """float32 (1, 3, H, W) -> uint8 (H, W, 3) RGB, rounded to nearest."""
+        """The model's output -> uint8 (H, W, 3) RGB: float32 (1, 3, H, W) rounded to
+        nearest, or a model's own uint8 (1, H, W, 3) frame as it is."""
+        if self.info.frames_in_graph:
+            return tensor[0]
         if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] != 3:
             raise ValueError(f"expected a (1, 3, H, W) tensor, got shape {tensor.shape}")
         # Two OpenCV passes instead of numpy's three (transpose-clip, +0.5, cast): 0.55 ms

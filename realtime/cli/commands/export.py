@@ -28,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="store weights in float16 (I/O stays float32; for GPUs, about half the file size)",
     )
     parser.add_argument(
+        "--io",
+        choices=("float32", "uint8"),
+        default="float32",
+        help="float32: NCHW in [0, 255] (the host converts frames); uint8: frames as they "
+        "come, (N, H, W, 3) RGB in and out, converted inside the graph (default: %(default)s)",
+    )
+    parser.add_argument(
         "--style",
         metavar="NAME",
         help="a multi-style network: export this one of its styles (its card lists them)",
@@ -44,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from realtime.cli.wiring import export_pth
 
     report = export_pth(
-        args.checkpoint, args.output, fp16=args.fp16, style_name=args.style_name, style=args.style
+        args.checkpoint,
+        args.output,
+        fp16=args.fp16,
+        style_name=args.style_name,
+        style=args.style,
+        io=args.io,
     )
     print(report.summary())
     return 0
