@@ -84,6 +84,7 @@ def make_clip(
     faststart: bool = False,
     rotation: int = 0,
     subtitles: bool = False,
+    keyframe_every: int | None = None,
 ) -> Path:
     """Write an H.264 clip with PyAV and return its path.
 
@@ -92,6 +93,7 @@ def make_clip(
     ``rotation``: clockwise degrees a player must turn the picture (mp4/mov only), written
     by patching the video track's ``tkhd`` matrix.
     ``subtitles`` adds a SubRip stream with one cue (Matroska only).
+    ``keyframe_every`` sets the GOP length (default: x264's, one keyframe in short clips).
     """
     path = Path(path)
     rate = Fraction(rate)
@@ -103,6 +105,8 @@ def make_clip(
         # x264 refuses odd sizes in 4:2:0; 4:4:4 has no such limit.
         video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         video.codec_context.time_base = 1 / rate
+        if keyframe_every:
+            video.codec_context.gop_size = keyframe_every
         sound = None
         if audio is not None:
             sound = out.add_stream(_AUDIO_ENCODERS[audio], rate=_AUDIO_RATE)

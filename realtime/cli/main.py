@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from realtime import __version__
 from realtime.cli.commands import (
+    batch,
     bench,
     demo,
     export,
@@ -26,7 +27,7 @@ from realtime.core.log import setup_logging
 
 # Order here is the order in ``realtime --help``. Imported, not looked up by name: a command
 # whose module fails to import is a failure of the whole program, never a missing command.
-COMMANDS = (demo, video, image, webcam, styles, train, export, bench, eval_command)
+COMMANDS = (demo, video, image, webcam, batch, styles, train, export, bench, eval_command)
 
 
 class CommandLineParser(argparse.ArgumentParser):

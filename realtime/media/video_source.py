@@ -71,8 +71,22 @@ def rotate_clockwise(image: np.ndarray, degrees: int) -> np.ndarray:
 class VideoFileSource:
     """Frames of one video file, decoded with threads. Single pass: call ``frames()`` once."""
 
-    def __init__(self, path: Path, threads: int = 0) -> None:
-        """``threads``: decoder threads (0: FFmpeg's own choice, one per core and more)."""
+    def __init__(
+        self,
+        path: Path,
+        threads: int = 0,
+        seek_pts: int | None = None,
+        until_pts: int | None = None,
+    ) -> None:
+        """``threads``: decoder threads (0: FFmpeg's own choice, one per core and more).
+
+        ``seek_pts``/``until_pts`` read a part: decoding starts at the keyframe at or before
+        ``seek_pts`` (frames before it may still come first) and stops before the first frame
+        at ``until_pts`` or later (stream time base). A part's damage is not judged against
+        the whole file's length.
+        """
+        self._seek_pts = seek_pts
+        self._until_pts = until_pts
         self.path = Path(path)
         self.damaged: str | None = None
         # Side remarks for the user that do not make the input damaged (e.g. odd rotation).
@@ -94,6 +108,8 @@ class VideoFileSource:
             # bottleneck after inference, and one core cannot keep up with HD H.264.
             self._stream.thread_type = "AUTO"
             self._stream.codec_context.thread_count = threads
+            if seek_pts is not None:
+                self._container.seek(seek_pts, stream=self._stream, backward=True)
             self._packets = self._container.demux(self._stream)
             self._pending = self._decode_until_first_frame()
             if not self._pending:
@@ -124,6 +140,8 @@ class VideoFileSource:
                 if not self._pending:
                     break
                 frame = self._pending.pop(0)
+                if self._until_pts is not None and (frame.pts or 0) >= self._until_pts:
+                    return  # the part asked for is done
                 image = rotate_clockwise(frame.to_ndarray(format="rgb24"), self.info.rotation)
                 if frame.is_corrupt:  # decoded, but with errors concealed
                     self._corrupt_frames += 1
@@ -132,7 +150,8 @@ class VideoFileSource:
                     self._end_pts = frame.pts + (frame.duration or 0)
             yield DecodedFrame(image=image, pts=frame.pts, index=index)
             index += 1
-        self._check_complete(index)
+        if self._seek_pts is None and self._until_pts is None:
+            self._check_complete(index)
 
     def close(self) -> None:
         with self._lock:
@@ -358,3 +377,31 @@ def probe_video(path: Path) -> VideoInfo:
         return source.info
     finally:
         source.close()
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Where a file's frames are, from its packets alone (nothing decoded): every frame's
+    presentation time and which of them are keyframes, in presentation order."""
+
+    pts: tuple[int, ...]
+    keyframes: tuple[int, ...]  # the pts of the keyframes a decoder can start at
+    time_base: Fraction
+
+
+def index_frames(path: Path) -> FrameIndex:
+    """Read every video packet's timestamps (demux only, fast even for long films)."""
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise UserError(f"cannot read {path} as a video ({_describe(exc)})") from exc
+    with container:
+        stream = _pick_video_stream(container, Path(path))
+        pts, keys = [], []
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue  # the flush packet
+            pts.append(int(packet.pts))
+            if packet.is_keyframe:
+                keys.append(int(packet.pts))
+        return FrameIndex(tuple(sorted(pts)), tuple(sorted(keys)), Fraction(stream.time_base))
