@@ -86,7 +86,8 @@ def test_segments_match_realtime_video(first_run, inputs, style_onnx, tmp_path) 
     joined, single = probe(out / "with-sound.mp4"), probe(whole)
     assert joined["times"] == pytest.approx(single["times"], abs=1e-6)
     assert joined["audio"] == pytest.approx(single["audio"], abs=1e-3)
-    differences = [np.abs(a - b).mean() for a, b in zip(joined["images"], single["images"])]
+    pairs = zip(joined["images"], single["images"], strict=True)
+    differences = [np.abs(a - b).mean() for a, b in pairs]
     print("mean |batch - video| per frame:", [round(d, 3) for d in differences])
     # The first segment is the same computation; later ones start from a warmed-up temporal
     # stage, whose history matches a single pass's to within a few levels: no seam.
