@@ -32,6 +32,7 @@ def build_metadata(
     arch: str = model_io.ARCH,
     min_side: int = model_io.MIN_SIDE,
     io: str = "float32",
+    styles: list[str] | None = None,
 ) -> dict[str, str]:
     if precision not in model_io.PRECISIONS:
         raise ValueError(f"precision must be one of {model_io.PRECISIONS}, not {precision!r}")
@@ -44,6 +45,8 @@ def build_metadata(
     }
     if card is not None:
         metadata[model_io.KEY_CARD] = json.dumps(card, sort_keys=True)
+    if styles:
+        metadata[model_io.KEY_STYLES] = json.dumps(styles)
     if source_sha256 is not None:
         metadata[model_io.KEY_SOURCE_SHA256] = source_sha256
     return metadata

@@ -57,8 +57,8 @@ class ClippedStyleNet(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).clamp(0.0, 255.0)
+    def forward(self, x: torch.Tensor, *style: torch.Tensor) -> torch.Tensor:
+        return self.net(x, *style).clamp(0.0, 255.0)
 
 
 class FrameStyleNet(nn.Module):
@@ -69,8 +69,8 @@ class FrameStyleNet(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.net(x.permute(0, 3, 1, 2).float()).clamp(0.0, 255.0)
+    def forward(self, x: torch.Tensor, *style: torch.Tensor) -> torch.Tensor:
+        y = self.net(x.permute(0, 3, 1, 2).float(), *style).clamp(0.0, 255.0)
         return y.round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
@@ -118,14 +118,23 @@ def torch_to_onnx(model: nn.Module, io: str = "float32") -> onnx.ModelProto:
         "height": torch.export.Dim("height", min=min_side),
         "width": torch.export.Dim("width", min=min_side),
     }
+    inputs: tuple[torch.Tensor, ...] = (example,)
+    shapes: tuple[Any, ...] = ({axis: dims[name] for axis, name in axes.items()},)
+    names = [model_io.INPUT_NAME]
+    styles = getattr(model, "num_styles", None)
+    if styles:
+        # A multi-style network: the mix of styles is an input, one row per image.
+        inputs += (torch.softmax(torch.rand(2, styles), dim=1),)
+        shapes += (({0: dims["batch"]},),)  # the wrapper's *style: a tuple of one
+        names.append(model_io.STYLE_INPUT_NAME)
     program = torch.onnx.export(
         wrapper,
-        (example,),
-        input_names=[model_io.INPUT_NAME],
+        inputs,
+        input_names=names,
         output_names=[model_io.OUTPUT_NAME],
         opset_version=OPSET,
         dynamo=True,
-        dynamic_shapes=({axis: dims[name] for axis, name in axes.items()},),
+        dynamic_shapes=shapes,
         external_data=False,
         verbose=False,
     )
@@ -136,8 +145,8 @@ def torch_to_onnx(model: nn.Module, io: str = "float32") -> onnx.ModelProto:
 # constants that feed them is enough. Anything else stops the fp16 pass with an error, so a
 # new op in a future exporter cannot produce a silently mistyped graph.
 _FP16_FOLLOWS_INPUT = {
-    "Add", "Clip", "Concat", "Conv", "DepthToSpace", "Div", "Gather", "Identity", "Mul", "Pad",
-    "Relu", "Round",
+    "Add", "Clip", "Concat", "Conv", "DepthToSpace", "Div", "Gather", "Identity", "MatMul",
+    "Mul", "Pad", "Relu", "Round",
     "Reshape", "Shape", "Slice", "Squeeze", "Sub", "Transpose", "Unsqueeze",
 }  # fmt: skip
 _FP16_SPECIAL = {"Cast", "Constant", "InstanceNormalization", "Resize"}
@@ -192,6 +201,15 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
         else:
             new_nodes.append(node)
 
+    # Further float32 inputs (a multi-style network's mix) are cast down first thing too.
+    for extra in graph.input[1:]:
+        if extra.type.tensor_type.elem_type == TensorProto.FLOAT:
+            half = f"{extra.name}__fp16"
+            for node in new_nodes:
+                node.input[:] = [half if i == extra.name else i for i in node.input]
+            new_nodes.insert(
+                0, helper.make_node("Cast", [extra.name], [half], to=TensorProto.FLOAT16)
+            )
     if graph.input[0].type.tensor_type.elem_type != TensorProto.FLOAT:
         # Frames in and out (uint8): the graph's own first and last casts are the boundary.
         del graph.node[:]
@@ -250,8 +268,21 @@ def export_model(
     from models.lite_net import LiteTransformerNet
 
     arch = model_io.ARCHS["lite" if isinstance(model, LiteTransformerNet) else "full"]
+    styles = card_styles(card) if getattr(model, "num_styles", None) else None
+    if styles is not None and len(styles) != model.num_styles:
+        raise UserError(
+            f"a network with {model.num_styles} styles needs a card naming them "
+            f"(NAME.json with a 'styles' list beside the .pth); it names {len(styles)}"
+        )
     metadata = build_metadata(
-        style_name, precision, card, source_sha256, arch, min_side=min_side_of(model), io=io
+        style_name,
+        precision,
+        card,
+        source_sha256,
+        arch,
+        min_side=min_side_of(model),
+        io=io,
+        styles=styles,
     )
     write_metadata(proto, metadata)
     proto.producer_name = "realtime"
@@ -297,8 +328,9 @@ def export_checkpoint(
 ) -> ExportReport:
     """Export the TransformerNet checkpoint ``pth_path`` (and its card, if any) to ONNX.
 
-    ``style`` picks one style of a multi-style network (by the name its card lists): the
-    export is then that style's single-style network, named after it.
+    A multi-style network exports with its mix of styles as a second input (``style``, one
+    row of weights per image), unless ``style`` picks one of its styles (by the name its card
+    lists): the export is then that style's single-style network, named after it.
     """
     pth_path = Path(pth_path)
     onnx_path = Path(onnx_path)
@@ -306,12 +338,7 @@ def export_checkpoint(
     model = load_transformer_net(pth_path)  # UserError for missing/foreign checkpoints
     card = read_card(pth_path)
     styles = card_styles(card)
-    if getattr(model, "num_styles", None):
-        if style is None:
-            raise UserError(
-                f"{pth_path.name} is a multi-style network ({', '.join(styles) or 'no card'}); "
-                "export one of its styles with --style NAME"
-            )
+    if getattr(model, "num_styles", None) and style is not None:
         if style not in styles:
             raise UserError(
                 f"{pth_path.name} has no style {style!r}; its styles are "
@@ -319,7 +346,7 @@ def export_checkpoint(
             )
         model, card = _one_style(model, card, styles.index(style)), _style_card(card, style)
         style_name = style_name or style
-    elif style is not None:
+    elif style is not None and not getattr(model, "num_styles", None):
         raise UserError(f"{pth_path.name} holds one style; drop --style {style}")
     return export_model(
         model,

@@ -92,14 +92,22 @@ def check_parity(
     session = session_factory(onnx_path)
     # uint8 NHWC models (frames in the graph) round their output: one level apart is parity.
     frames = session.get_inputs()[0].type == "tensor(uint8)"
+    # A multi-style network is checked on a mix of its styles, a new one at each size.
+    styles = session.get_inputs()[1].shape[1] if len(session.get_inputs()) > 1 else None
     results = []
     for index, (height, width) in enumerate(sizes):
         image = random_image(height, width, seed + index)
         if frames:
             image = np.ascontiguousarray(image.round().astype(np.uint8).transpose(0, 2, 3, 1))
+        feed = {model_io.INPUT_NAME: image}
+        args = [torch.from_numpy(image)]
+        if styles:
+            mix = np.random.default_rng(seed + index).dirichlet(np.ones(styles))[None]
+            feed[model_io.STYLE_INPUT_NAME] = mix.astype(np.float32)
+            args.append(torch.from_numpy(feed[model_io.STYLE_INPUT_NAME]))
         with torch.inference_mode():
-            expected = model(torch.from_numpy(image)).numpy().astype(np.float32)
-        got = session.run([model_io.OUTPUT_NAME], {model_io.INPUT_NAME: image})[0]
+            expected = model(*args).numpy().astype(np.float32)
+        got = session.run([model_io.OUTPUT_NAME], feed)[0]
         got = got.astype(np.float32)
         if got.shape != expected.shape:
             raise ParityError(

@@ -171,7 +171,7 @@ def test_cli_styles_lists_user_and_bundled(bundle, user_dir, style_onnx, capsys)
     (user_dir / "broken.onnx").write_text("not a model")
     assert main(["styles"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["NAME", "ORIGIN", "PRECISION", "TRAINING", "PATH"]
+    assert lines[0].split() == ["NAME", "ORIGIN", "PRECISION", "MIXES", "TRAINING", "PATH"]
     by_name = {line.split()[0]: line for line in lines[1:-1]}
     assert set(by_name) == {"broken", "mosaic", "zebra"}
     assert "user (shadows bundled)" in by_name["mosaic"]

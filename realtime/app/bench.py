@@ -15,6 +15,8 @@ callable, frames in, fps out, so this module never imports torch.
 
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
 import os
 import platform
 import statistics
@@ -50,6 +52,7 @@ class BenchRow:
     postprocess_ms: float
     encode_ms: float
     stylizer_fps: float
+    parallel_fps: float  # the network on several frames at once (the video pipeline's plan)
     end_to_end_fps: float
     baseline_fps: float | None
 
@@ -83,15 +86,6 @@ def _median_ms(samples: list[float]) -> float:
     return 1000.0 * statistics.median(samples) if samples else float("nan")
 
 
-def _time_each(items: list, fn: Callable) -> tuple[list, list[float]]:
-    results, times = [], []
-    for item in items:
-        start = time.perf_counter()
-        results.append(fn(item))
-        times.append(time.perf_counter() - start)
-    return results, times
-
-
 def make_clip(path: Path, frames: list[np.ndarray], rate: int = 30) -> None:
     from realtime.media.video_sink import VideoFileSink
 
@@ -104,6 +98,15 @@ def make_clip(path: Path, frames: list[np.ndarray], rate: int = 30) -> None:
     sink.close()
 
 
+def _parallel_fps(stylizer: OnnxStylizer, frames: list[np.ndarray], workers: int) -> float:
+    """Frames per second of the network alone on ``workers`` frames at once."""
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        list(pool.map(stylizer, frames[:workers]))  # warm-up, one per thread
+        start = time.perf_counter()
+        list(pool.map(stylizer, frames))
+    return len(frames) / (time.perf_counter() - start)
+
+
 def bench_resolution(
     name: str,
     frame_count: int,
@@ -112,7 +115,17 @@ def bench_resolution(
     baseline: Baseline | None,
     workdir: Path,
 ) -> BenchRow:
-    from realtime.app.build import build_processor
+    """One resolution: the stages alone with ``stylizer`` (the command's engine settings),
+    then the network and the whole pipeline as ``realtime video`` runs them (its thread plan,
+    temporal stage off: its cost is in docs/TEMPORAL.md)."""
+    from realtime.app.build import (
+        apply_plan,
+        build_processor,
+        encode_for,
+        open_stylizer,
+        throughput_plan,
+        workers_for,
+    )
     from realtime.media.video_file import stylize_video
     from realtime.media.video_sink import VideoFileSink
     from realtime.media.video_source import VideoFileSource
@@ -128,9 +141,19 @@ def bench_resolution(
         decode_s = (time.perf_counter() - start) / max(1, len(decoded))
 
     stylizer(decoded[0])  # warm-up: the first run at a new size allocates and plans
-    tensors, pre = _time_each(decoded, stylizer.preprocess)
-    outputs, infer = _time_each(tensors, stylizer.infer)
-    images, post = _time_each(outputs, stylizer.postprocess)
+    # Frame by frame, each stage timed, as the engine runs them: holding every frame's tensor
+    # first would measure memory traffic (0.7 GB of float32 tensors at 720p), not the stages.
+    images, pre, infer, post = [], [], [], []
+    for frame in decoded:
+        start = time.perf_counter()
+        tensor = stylizer.preprocess(frame)
+        inferred = time.perf_counter()
+        output = stylizer.infer(tensor)
+        done = time.perf_counter()
+        images.append(stylizer.postprocess(output))
+        pre.append(inferred - start)
+        infer.append(done - inferred)
+        post.append(time.perf_counter() - done)
     per_frame = statistics.median(pre) + statistics.median(infer) + statistics.median(post)
 
     sink = VideoFileSink(
@@ -139,7 +162,7 @@ def bench_resolution(
         height,
         Fraction(30),
         Fraction(1, 30),
-        config.encode,
+        encode_for(config.encode, stylizer),
         None,
     )
     start = time.perf_counter()
@@ -148,15 +171,23 @@ def bench_resolution(
     sink.close()
     encode_s = (time.perf_counter() - start) / len(images)
 
-    processor = build_processor(stylizer, config.process)
+    plan = throughput_plan(config)
+    planned = apply_plan(config, plan)
+    pipeline, _ = open_stylizer(str(stylizer.model_path), planned.engine, announce=False)
+    planned = dataclasses.replace(planned, encode=encode_for(planned.encode, pipeline))
+    workers = workers_for(plan, pipeline)
+    parallel_fps = _parallel_fps(pipeline, decoded, workers)
+    process = dataclasses.replace(config.process, temporal="off")
     result = stylize_video(
         clip,
         workdir / f"e2e-{name}.mp4",
-        processor,
+        build_processor(pipeline, process, workers=workers),
         lambda w, h: (w, h),
-        config.encode,
+        planned.encode,
         queue_size=config.queue_size,
         show_progress=False,
+        decode_threads=plan.decode_threads,
+        workers=workers,
     )
     baseline_fps = baseline(decoded[: max(3, frame_count // 2)]) if baseline else None
     return BenchRow(
@@ -168,6 +199,7 @@ def bench_resolution(
         postprocess_ms=_median_ms(post),
         encode_ms=1000 * encode_s,
         stylizer_fps=1.0 / per_frame,
+        parallel_fps=parallel_fps,
         end_to_end_fps=result.fps,
         baseline_fps=baseline_fps,
     )
@@ -202,9 +234,9 @@ def versions() -> str:
 def format_table(rows: list[BenchRow], provider: str) -> str:
     header = (
         "| resolution | frames | decode ms | pre ms | inference ms | post ms | encode ms "
-        "| model-only fps | PyTorch eager fps | model-only / eager | end-to-end fps "
-        "| e2e / model-only |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| model-only fps | PyTorch eager fps | model-only / eager | frames at once fps "
+        "| end-to-end fps | e2e / model-only |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -213,7 +245,8 @@ def format_table(rows: list[BenchRow], provider: str) -> str:
         lines.append(
             f"| {r.resolution} | {r.frames} | {r.decode_ms:.1f} | {r.preprocess_ms:.1f} "
             f"| {r.inference_ms:.1f} | {r.postprocess_ms:.1f} | {r.encode_ms:.1f} "
-            f"| {r.stylizer_fps:.2f} | {eager} | {speedup} | {r.end_to_end_fps:.2f} "
+            f"| {r.stylizer_fps:.2f} | {eager} | {speedup} | {r.parallel_fps:.2f} "
+            f"| {r.end_to_end_fps:.2f} "
             f"| {100 * r.end_to_end_ratio:.0f}% |"
         )
     return f"Provider: {provider}\n\n" + header + "\n".join(lines) + "\n"

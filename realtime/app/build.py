@@ -13,10 +13,22 @@ stage and output stages here, so a default or a check changes in one place for a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from realtime.core.config import DEFAULT_STYLE, EngineConfig, ProcessConfig, RunConfig
+from realtime.core.config import (
+    DEFAULT_STYLE,
+    FAST_PRESET,
+    SLOW_PRESET,
+    EncodeConfig,
+    EngineConfig,
+    ProcessConfig,
+    RunConfig,
+)
+from realtime.core.model_io import ARCH_LITE
 from realtime.runtime.engine import OnnxStylizer
 from realtime.runtime.frames import (
     FrameProcessor,
@@ -43,6 +55,58 @@ def style_for(config: RunConfig, live: bool = False) -> str:
     return name or DEFAULT_STYLE
 
 
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How a whole-file run uses the machine's cores, set together (docs/BENCHMARKS.md
+    "Splitting the cores"): on the CPU, one single-threaded inference per core, each on its
+    own frame, beats one inference on every core (a small network's operators do not scale
+    across threads), and the decoder and x264 take one thread each instead of a pool each
+    competing with inference. On a GPU the network runs one frame at a time and the codecs
+    take what they like."""
+
+    inference_threads: int | None  # ONNX Runtime intra-op threads per inference
+    inference_workers: int  # frames stylized at once
+    decode_threads: int  # 0: FFmpeg's own choice
+    encode_threads: int  # 0: x264's own choice
+
+
+def throughput_plan(config: RunConfig, cores: int | None = None) -> ThreadPlan:
+    """The plan for ``video``, ``demo``, ``batch`` and the bench's end-to-end run, before the
+    session exists (``workers_for`` settles the workers once the provider is known)."""
+    cores = cores or os.cpu_count() or 1
+    if config.engine.device in ("cuda", "tensorrt"):
+        return ThreadPlan(config.engine.threads, 1, 0, config.encode.threads)
+    threads = config.engine.threads or 1
+    return ThreadPlan(
+        inference_threads=threads,
+        inference_workers=max(1, cores // threads),
+        decode_threads=1,
+        encode_threads=config.encode.threads or 1,
+    )
+
+
+def apply_plan(config: RunConfig, plan: ThreadPlan) -> RunConfig:
+    """``config`` with the plan's thread counts in its engine and encoder settings."""
+    return dataclasses.replace(
+        config,
+        engine=dataclasses.replace(config.engine, threads=plan.inference_threads),
+        encode=dataclasses.replace(config.encode, threads=plan.encode_threads),
+    )
+
+
+def encode_for(encode: EncodeConfig, stylizer: OnnxStylizer) -> EncodeConfig:
+    """``--preset auto`` settled for this network: x264 must not be the bottleneck."""
+    if encode.preset != "auto":
+        return encode
+    fast = stylizer.info.arch == ARCH_LITE or not stylizer.stateless  # lite, or on a GPU
+    return dataclasses.replace(encode, preset=FAST_PRESET if fast else SLOW_PRESET)
+
+
+def workers_for(plan: ThreadPlan, stylizer: OnnxStylizer) -> int:
+    """Frames at once for this stylizer: the plan's on the CPU, one on a GPU."""
+    return plan.inference_workers if stylizer.stateless else 1
+
+
 def open_stylizer(
     style: str,
     engine: EngineConfig,
@@ -52,6 +116,8 @@ def open_stylizer(
     """``--style`` resolved (bundled, user, .onnx, or .pth through ``exporter``) and loaded."""
     entry = resolve_style(style, engine, exporter)
     stylizer = OnnxStylizer(entry.path, engine, style_name=entry.name, announce=announce)
+    if entry.mix:
+        stylizer.set_mix(entry.mix)
     return stylizer, entry
 
 
@@ -78,19 +144,21 @@ def build_processor(
     refiners: Sequence[Stage] = (),
     live: bool = False,
     still: bool = False,
+    workers: int = 1,
 ) -> FrameProcessor:
     """The frame processor of one stream: ``stylize`` at the processing size, then
     ``refiners`` and the temporal stage, then the look stages at the output size.
 
     With ``source_size`` (the input's width, height) the processing size is checked now: too
-    small, or too large for this machine's memory, fails before any frame. A ``still`` image
-    has no temporal stage: there is no previous frame to be consistent with.
+    small, or too large for this machine's memory (for ``workers`` frames at once), fails
+    before any frame. A ``still`` image has no temporal stage: there is no previous frame to
+    be consistent with.
     """
     if source_size is not None:
         width, height = processing_size(*source_size, process)
         check_memory = getattr(stylize, "check_memory", None)
         if check_memory is not None:
-            check_memory(width, height)
+            check_memory(width, height, workers)
     temporal = None if still else temporal_maker(process)()
     at_process_size = [*refiners, *([temporal] if temporal is not None else [])]
     return FrameProcessor(

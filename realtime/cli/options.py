@@ -163,7 +163,9 @@ def add_encode_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--preset",
         default=_UNSET,
-        help=f"x264 speed/size trade-off: ultrafast .. veryslow (default: {d.preset})",
+        help="x264 speed/size trade-off: ultrafast .. veryslow, or auto: superfast for a "
+        "network faster than the encoder (lite on a CPU, any on a GPU), medium otherwise "
+        f"(default: {d.preset})",
     )
 
 

@@ -57,10 +57,20 @@ class EncodeConfig:
     """H.264 settings for file outputs (realtime.media.encoders)."""
 
     encoder: str = "auto"  # auto: a hardware encoder that works here, else libx264
+    # CRF 18 looks the same as the frames it encodes, side by side at 1:1 (docs/BENCHMARKS.md).
     crf: int = 18
-    preset: str = "medium"
+    # auto: x264's FAST_PRESET for a network that outruns the encoder (the lite network on a
+    # CPU, any network on a GPU), SLOW_PRESET otherwise (docs/BENCHMARKS.md, "Encoding").
+    preset: str = "auto"
     tune: str | None = None  # libx264's --tune (e.g. ssim); None: x264's default
     threads: int = 0  # libx264's threads; 0: x264's own choice
+
+
+# What --preset auto resolves to, measured on a 2-core CPU: medium keeps files the smallest at
+# a given quality and stays hidden behind a full network (99% of its model-only fps end to
+# end); superfast is the slowest preset that keeps up with the lite network (91% at 360p).
+SLOW_PRESET = "medium"
+FAST_PRESET = "superfast"
 
 
 @dataclass(frozen=True)

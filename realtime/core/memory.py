@@ -58,9 +58,10 @@ def available_bytes() -> int | None:
     return min(limits) if limits else None
 
 
-def network_bytes(arch: str, width: int, height: int) -> int:
+def network_bytes(arch: str, width: int, height: int, frames: int = 1) -> int:
+    """Peak bytes to run ``frames`` frames of this size through the network at once."""
     per_pixel = NETWORK_BYTES_PER_PIXEL.get(arch, NETWORK_BYTES_PER_PIXEL["transformer-net"])
-    return BASE_BYTES + per_pixel * width * height
+    return BASE_BYTES + per_pixel * width * height * frames
 
 
 def optimisation_bytes(width: int, height: int) -> int:
@@ -89,7 +90,7 @@ def check_fits(
     if needed <= usable:
         return
     # Memory grows with the area: scale both sides by the same factor.
-    per_pixel = max(1.0, (needed - BASE_BYTES) / (width * height))
+    per_pixel = max(1.0, (needed - BASE_BYTES) / (width * height))  # per frame size, all frames
     fits_pixels = max(0.0, usable - BASE_BYTES) / per_pixel
     scale = math.sqrt(fits_pixels / (width * height))
     long_side = int(max(width, height) * scale) // 16 * 16

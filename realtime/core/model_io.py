@@ -26,6 +26,9 @@ from realtime.core.errors import UserError
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
+# A multi-style network's second input: (N, styles) float32 weights of its styles, one row
+# per image (a one-hot row is one style; any other row mixes them).
+STYLE_INPUT_NAME = "style"
 FORMAT = "style-transfer/1"
 ARCH = "transformer-net"  # Johnson et al. 2016, layout of the PyTorch examples
 ARCH_LITE = "transformer-net-lite"  # models.lite_net: the smaller network for CPUs
@@ -56,6 +59,7 @@ KEY_ARCH = "realtime.arch"
 KEY_PRECISION = "realtime.precision"
 KEY_CARD = "realtime.card"
 KEY_SOURCE_SHA256 = "realtime.source_sha256"  # sha256 of the .pth the model was exported from
+KEY_STYLES = "realtime.styles"  # a multi-style network's styles, in its style input's order
 
 
 def io_convention(min_side: int = MIN_SIDE, dtype: str = "float32") -> dict[str, Any]:
@@ -124,6 +128,12 @@ class ModelInfo:
     def card(self) -> dict[str, Any] | None:
         raw = self.metadata.get(KEY_CARD)
         return json.loads(raw) if raw else None
+
+    @property
+    def styles(self) -> list[str]:
+        """A multi-style network's styles in input order; [] for a single-style one."""
+        raw = self.metadata.get(KEY_STYLES)
+        return list(json.loads(raw)) if raw else []
 
     @property
     def frames_in_graph(self) -> bool:
@@ -217,11 +227,20 @@ def check_style_network(info: ModelInfo, source: str) -> list[str]:
     the convention). ``source`` names the model in messages (a path or a style name).
     """
     fix = "give a style network exported with 'realtime export'"
-    if len(info.inputs) != 1 or len(info.outputs) != 1:
+    mixable = len(info.inputs) == 2 and info.inputs[1].name == STYLE_INPUT_NAME
+    if (len(info.inputs) != 1 and not mixable) or len(info.outputs) != 1:
         raise UserError(
             f"{source} has {len(info.inputs)} input(s) and {len(info.outputs)} output(s), "
-            f"a style network has exactly one of each; {fix}"
+            f"a style network has one image input (and a '{STYLE_INPUT_NAME}' input if it "
+            f"mixes styles) and one output; {fix}"
         )
+    if mixable:
+        styles = info.inputs[1].shape[1] if info.inputs[1].shape else None
+        if info.inputs[1].elem_type != FLOAT or len(info.styles) != styles:
+            raise UserError(
+                f"{source} has a '{STYLE_INPUT_NAME}' input for {styles} styles but names "
+                f"{len(info.styles)} ({', '.join(info.styles) or 'none'}); {fix}"
+            )
     for spec in (info.inputs[0], info.outputs[0]):
         problem = _image_tensor_problem(spec)
         if problem:

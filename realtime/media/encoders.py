@@ -23,7 +23,7 @@ import av
 import av.error
 import numpy as np
 
-from realtime.core.config import EncodeConfig
+from realtime.core.config import SLOW_PRESET, EncodeConfig
 from realtime.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,8 @@ def encoder_options(name: str, encode: EncodeConfig) -> dict[str, str]:
     hardware encoder's constant-quality knob (the scales are close, not equal)."""
     quality = str(encode.crf)
     if name == SOFTWARE:
-        options = {"crf": quality, "preset": encode.preset}
+        preset = SLOW_PRESET if encode.preset == "auto" else encode.preset
+        options = {"crf": quality, "preset": preset}
         if encode.tune:
             options["tune"] = encode.tune
         if encode.threads:

@@ -13,12 +13,14 @@ final name once it is complete: until then it is written as ``NAME.incomplete.EX
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import queue
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,11 +133,14 @@ def stylize_video(
     queue_size: int = 8,
     show_progress: bool = True,
     decode_threads: int = 0,
+    workers: int = 1,
 ) -> VideoResult:
     """Stylize every frame of ``input_path`` into ``output_path``, keeping timing and audio.
 
     ``process`` maps a source frame to an output frame; ``output_size(width, height)`` says
     the output size for the source's display size; ``decode_threads`` 0 is FFmpeg's choice.
+    ``workers`` > 1 runs a FrameProcessor's network on that many frames at once (when its
+    frames are independent); its stages with state still see the frames in order.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     check_paths(input_path, output_path)
@@ -144,7 +149,7 @@ def stylize_video(
         input_path, output_path, output_size, encode, queue_size, show_progress, decode_threads
     )
     run.start()
-    interrupted = run.stylize(process)
+    interrupted = run.stylize(process, workers)
     with _sigint_deferred():
         run.wait(interrupted)
         return run.finish(interrupted)
@@ -222,11 +227,14 @@ class _VideoRun:
         except BaseException as exc:
             self._fail(exc)
 
-    def stylize(self, process: Callable[[np.ndarray], np.ndarray]) -> bool:
+    def stylize(self, process: Callable[[np.ndarray], np.ndarray], workers: int = 1) -> bool:
         """Stylize until the end of the file; True when Ctrl-C stopped it."""
         try:
-            while (item := self.decoded.get()) is not _END:
-                self.stylized.put((process(item.image), item.pts))
+            if workers > 1 and getattr(process, "frames_independent", False):
+                self._stylize_parallel(process, workers)
+            else:
+                while (item := self.decoded.get()) is not _END:
+                    self.stylized.put((process(item.image), item.pts))
             self.stylized.put(_END)
         except KeyboardInterrupt:
             return True
@@ -237,6 +245,25 @@ class _VideoRun:
             self.abandon()
             raise
         return False
+
+    def _stylize_parallel(self, processor: Any, workers: int) -> None:
+        """The network on ``workers`` frames at once, the rest in order in this thread."""
+        with concurrent.futures.ThreadPoolExecutor(workers, "stylize") as pool:
+            pending: deque[tuple[concurrent.futures.Future, Any]] = deque()
+            ended = False
+            while not ended or pending:
+                # Every worker busy and one frame more, so none waits for this thread.
+                while not ended and len(pending) <= workers:
+                    item = self.decoded.get()
+                    if item is _END:
+                        ended = True
+                    else:
+                        pending.append((pool.submit(processor.network, item.image), item))
+                if pending:
+                    future, item = pending.popleft()
+                    stylized, small = future.result()
+                    frame = processor.finish(stylized, small, item.image)
+                    self.stylized.put((frame, item.pts))
 
     def wait(self, interrupted: bool) -> None:
         """Let the threads end: after Ctrl-C the encoder still writes what is stylized."""

@@ -56,7 +56,7 @@ def check_encode_config(encode: EncodeConfig) -> None:
     """The settings make sense, and the encoder asked for runs here (a real probe)."""
     if not 0 <= encode.crf <= MAX_CRF:
         raise UserError(f"crf {encode.crf} is out of range; use 0 (lossless) to {MAX_CRF}")
-    if encode.preset not in X264_PRESETS:
+    if encode.preset not in (*X264_PRESETS, "auto"):
         raise UserError(
             f"unknown x264 preset {encode.preset!r}; use one of {', '.join(X264_PRESETS)}"
         )

@@ -36,7 +36,13 @@ import numpy as np
 from realtime.core.config import DEVICES, EngineConfig
 from realtime.core.errors import ProviderError, UserError
 from realtime.core.memory import check_fits, network_bytes
-from realtime.core.model_io import ARCH, ModelInfo, check_style_network, read_model_info
+from realtime.core.model_io import (
+    ARCH,
+    STYLE_INPUT_NAME,
+    ModelInfo,
+    check_style_network,
+    read_model_info,
+)
 
 log = logging.getLogger(__name__)
 
@@ -270,8 +276,10 @@ class OnnxStylizer:
     float32), ``infer`` (the session run), ``postprocess`` (NCHW float32 -> frame); calling the
     stylizer does all three.
 
-    Threads: call it from one worker thread at a time. The session itself allows concurrent
-    runs, but the GPU paths reuse one IO binding, which does not.
+    Threads: on the CPU provider it may be called from several threads at once (ONNX Runtime
+    sessions run concurrently; ``stateless``): small networks use a CPU's cores better as
+    several single-threaded runs on different frames than as one run on several threads
+    (docs/BENCHMARKS.md). The GPU paths reuse one IO binding: one thread at a time there.
     """
 
     def __init__(
@@ -303,15 +311,44 @@ class OnnxStylizer:
         self.min_side = self.info.min_side
         self._input_name = self.info.inputs[0].name
         self._output_name = self.info.outputs[0].name
+        # A multi-style network: the mix it paints, (styles,) weights; its first style alone
+        # until set_mix says otherwise. Read at each call, so a mix can move frame by frame.
+        self.styles = self.info.styles
+        self._mix = np.eye(len(self.styles), dtype=np.float32)[0] if self.styles else None
         # GPU providers: bind the host input and a host output explicitly, so ONNX Runtime copies
         # each way once and no output is left on the device (postprocess runs in numpy).
         self._binding = self.session.io_binding() if self.provider != CPU else None
+        # Several frames may be in flight at once (one per thread) on the CPU provider only.
+        self.stateless = self._binding is None
 
-    def check_memory(self, width: int, height: int) -> None:
-        """Refuse, before any work, a frame size whose activations would not fit in memory."""
+    @property
+    def mix(self) -> dict[str, float]:
+        """The styles a multi-style network paints now, with their weights ({} if single)."""
+        if self._mix is None:
+            return {}
+        return {n: float(w) for n, w in zip(self.styles, self._mix, strict=True) if w > 0}
+
+    def set_mix(self, weights: dict[str, float]) -> None:
+        """Paint this mix of the network's styles (weights of 0 or more, summing to 1)."""
+        if self._mix is None:
+            raise UserError(f"{self.style_name} paints one style; it cannot mix styles")
+        unknown = sorted(set(weights) - set(self.styles))
+        if unknown:
+            raise UserError(
+                f"{self.style_name} has no style {', '.join(unknown)}; it mixes "
+                f"{', '.join(self.styles)}"
+            )
+        mix = np.array([weights.get(name, 0.0) for name in self.styles], np.float32)
+        if (mix < 0).any() or not 0.999 <= float(mix.sum()) <= 1.001:
+            raise UserError(f"style weights must be 0 or more and sum to 1, got {weights}")
+        self._mix = mix
+
+    def check_memory(self, width: int, height: int, frames: int = 1) -> None:
+        """Refuse, before any work, a frame size whose activations would not fit in memory
+        (``frames`` at once)."""
         arch = self.info.arch or ARCH
         check_fits(
-            network_bytes(arch, width, height),
+            network_bytes(arch, width, height, frames),
             width,
             height,
             f"the style network ({arch})",
@@ -345,9 +382,13 @@ class OnnxStylizer:
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """The model's input -> its output (a batch: float32 NCHW or uint8 NHWC)."""
+        feed = {self._input_name: tensor}
+        if self._mix is not None:
+            feed[STYLE_INPUT_NAME] = np.repeat(self._mix[None], tensor.shape[0], axis=0)
         if self._binding is None:
-            return self.session.run([self._output_name], {self._input_name: tensor})[0]
-        self._binding.bind_cpu_input(self._input_name, tensor)
+            return self.session.run([self._output_name], feed)[0]
+        for name, value in feed.items():
+            self._binding.bind_cpu_input(name, value)
         self._binding.bind_output(self._output_name, "cpu")
         self.session.run_with_iobinding(self._binding)
         return self._binding.copy_outputs_to_cpu()[0]

@@ -104,19 +104,33 @@ class FrameProcessor:
         output = self.process_config.output_size or (width, height)
         return processing_size(width, height, self.process_config), output
 
-    def __call__(self, source: Frame) -> Frame:
+    @property
+    def frames_independent(self) -> bool:
+        """Whether ``network`` may run on several frames at once (out of order): true for a
+        stateless network; stages with state run in ``finish``, in order, either way."""
+        return bool(getattr(self.stylize, "stateless", False))
+
+    def network(self, source: Frame) -> tuple[Frame, Frame]:
+        """The first step: (stylized, source) at the processing size."""
         height, width = source.shape[:2]
-        process, output = self.sizes(width, height)
-        small = resize(source, process)
-        frame = self.stylize(small)
+        small = resize(source, self.sizes(width, height)[0])
+        return self.stylize(small), small
+
+    def finish(self, stylized: Frame, small: Frame, source: Frame) -> Frame:
+        """The second step, in frame order: the stages with state, the output size."""
+        frame = stylized
         for stage in self.at_process_size:
             frame = stage(frame, small)
+        output = self.sizes(source.shape[1], source.shape[0])[1]
         frame = resize(frame, output)
         if self.at_output_size:
             target = resize(source, output)
             for stage in self.at_output_size:
                 frame = stage(frame, target)
         return frame
+
+    def __call__(self, source: Frame) -> Frame:
+        return self.finish(*self.network(source), source)
 
 
 def output_stages(config: ProcessConfig) -> list[Stage]:

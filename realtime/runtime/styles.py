@@ -20,11 +20,11 @@ import importlib.resources
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realtime.core.cards import read_card
+from realtime.core.cards import card_styles, read_card
 from realtime.core.config import DEFAULT_STYLE, EngineConfig
 from realtime.core.errors import UserError
 from realtime.core.files import sha256_file
@@ -51,6 +51,52 @@ class StyleEntry:
     origin: str  # one of ORIGINS
     card: dict[str, Any] | None = None
     shadows_bundled: bool = False  # a user style hiding a bundled style of the same name
+    # A mix asked for (--style a:0.7,b:0.3): style -> weight, painted by ``path``, a
+    # multi-style network that has them all; {} for a plain style.
+    mix: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mixes(self) -> list[str]:
+        """The styles this network can mix ([] for a single-style network)."""
+        return card_styles(self.card) if self.card else []
+
+
+def parse_mix(ref: str) -> dict[str, float] | None:
+    """``a:0.7,b:0.3`` as {style: weight} (normalised to sum 1); None when ``ref`` is no mix."""
+    if ":" not in ref or _looks_like_path(ref.split(":")[0]):
+        return None
+    weights: dict[str, float] = {}
+    for part in ref.split(","):
+        name, _, value = part.strip().partition(":")
+        try:
+            weight = float(value) if value else 1.0
+        except ValueError:
+            weight = -1.0
+        if not name or not weight >= 0 or name in weights:
+            raise UserError(
+                f"cannot read the mix {ref!r}: write it as NAME:WEIGHT,NAME:WEIGHT, e.g. "
+                "mosaic:0.7,candy:0.3"
+            )
+        weights[name] = weight
+    total = sum(weights.values())
+    if total <= 0:
+        raise UserError(f"the mix {ref!r} has no weight; give each style a weight above 0")
+    return {name: weight / total for name, weight in weights.items()}
+
+
+def _mix_entry(ref: str, mix: dict[str, float]) -> StyleEntry:
+    """The multi-style network that paints every style of ``mix``."""
+    wanted = set(mix)
+    candidates = [e for e in list_styles() if wanted <= set(e.mixes)]
+    if not candidates:
+        mixable = sorted({s for e in list_styles() for s in e.mixes})
+        raise UserError(
+            f"no installed network mixes {', '.join(sorted(wanted))}; the styles that can be "
+            f"mixed are {', '.join(mixable) or 'none'} ('realtime styles' lists them)"
+        )
+    # The full network before its lite version, then by name: the same pick every time.
+    network = sorted(candidates, key=lambda e: (is_lite(e.name), e.name))[0]
+    return StyleEntry(ref, network.path, network.origin, network.card, mix=mix)
 
 
 def user_styles_dir() -> Path:
@@ -152,6 +198,9 @@ def resolve_style(ref: str, engine: EngineConfig, exporter: Exporter | None = No
 
     if not ref or not ref.strip():
         raise UserError("empty style name; give --style NAME, FILE.onnx or FILE.pth")
+    mix = parse_mix(ref)
+    if mix is not None:
+        return _mix_entry(ref, mix)
     if _looks_like_path(ref):
         path = Path(ref).expanduser()
         if not path.is_file():

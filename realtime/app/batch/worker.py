@@ -4,12 +4,13 @@ it also runs without Ray."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from realtime.app.batch.plan import Segment
-from realtime.app.build import build_processor, open_stylizer
+from realtime.app.build import build_processor, encode_for, open_stylizer
 from realtime.core.config import RunConfig
 from realtime.core.errors import UserError
 from realtime.core.files import atomic_output
@@ -32,8 +33,8 @@ class Done:
 class Worker:
     def __init__(self, config: RunConfig, style: str) -> None:
         """``style``: an .onnx path or a style name (a .pth is exported by the driver first)."""
-        self.config = config
         self.stylizer, self.entry = open_stylizer(style, config.engine, announce=False)
+        self.config = dataclasses.replace(config, encode=encode_for(config.encode, self.stylizer))
 
     def pid(self) -> int:
         return os.getpid()

@@ -97,6 +97,9 @@ def card_lines(entry: StyleEntry) -> list[str]:
         for who in ("ours", "reference"):
             if isinstance(evaluation.get(who), dict):
                 facts.append((f"amber.jpg, {who}", _value(evaluation[who])))
+    if entry.mixes:
+        facts.insert(1, ("mixes", f"{', '.join(entry.mixes)} (--style "
+                         f"{entry.mixes[0]}:0.5,{entry.mixes[-1]}:0.5)"))  # fmt: skip
     lines += [f"  {label}: {value}" for label, value in facts if value]
     return lines
 
@@ -110,15 +113,25 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"unknown style '{args.name}'; known styles: {known}")
         print("\n".join(card_lines(match[0])))
         return 0
-    rows = [(e.name, _origin(e), _precision(e), card_summary(e.card), str(e.path)) for e in entries]
+    rows = [
+        (e.name, _origin(e), _precision(e), ",".join(e.mixes) or "-", card_summary(e.card),
+         str(e.path))
+        for e in entries
+    ]  # fmt: skip
     if rows:
-        header = ("NAME", "ORIGIN", "PRECISION", "TRAINING", "PATH")
+        header = ("NAME", "ORIGIN", "PRECISION", "MIXES", "TRAINING", "PATH")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
         for row in [header, *rows]:
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
             print("  ".join([*cells, row[-1]]))
     else:
         print("No styles installed.")
+    mixable = sorted({style for e in entries for style in e.mixes})
+    if mixable:
+        print(
+            f"Styles that can be mixed: {', '.join(mixable)}; e.g. --style "
+            f"{mixable[0]}:0.7,{mixable[-1]}:0.3"
+        )
     print(
         f"User styles directory: {user_styles_dir()} (add NAME.onnx, optionally NAME.json; "
         f"set {STYLES_DIR_ENV} to use another directory)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -44,12 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from realtime.app.build import apply_plan, throughput_plan
     from realtime.cli.optimising import check_optimise_choice
     from realtime.media.video_file import check_paths, stylize_video
     from realtime.media.video_sink import check_encode_config
     from realtime.media.video_source import probe_video
 
-    config = run_config(args)
+    plan = throughput_plan(run_config(args))
+    config = apply_plan(run_config(args), plan)
     # Cheap checks first: a typo in a path should not wait for a model to load.
     check_paths(args.input, args.output)
     check_encode_config(config.encode)
@@ -59,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
         from realtime.cli.optimising import video_processor
 
         processor, provider, what, close_progress = video_processor(info, config)
+        workers = 1
     else:
-        processor, provider, what = _network_processor(info, config)
+        processor, provider, what, workers, encode = _network_processor(info, config, plan)
+        config = dataclasses.replace(config, encode=encode)
         close_progress = None
     result = stylize_video(
         args.input,
@@ -71,19 +76,31 @@ def run(args: argparse.Namespace) -> int:
         queue_size=config.queue_size,
         # Optimisation reports each frame itself, with its steps and loss.
         show_progress=config.progress and close_progress is None,
+        decode_threads=plan.decode_threads,
+        workers=workers,
     )
     if close_progress is not None:
         close_progress()
     return _report(args, result, provider, what)
 
 
-def _network_processor(info, config: RunConfig):
-    from realtime.app.build import build_processor, open_stylizer, style_for
+def _network_processor(info, config: RunConfig, plan):
+    from realtime.app.build import (
+        build_processor,
+        encode_for,
+        open_stylizer,
+        style_for,
+        workers_for,
+    )
     from realtime.cli.wiring import pth_exporter
 
     stylizer, entry = open_stylizer(style_for(config), config.engine, pth_exporter())
-    processor = build_processor(stylizer, config.process, source_size=(info.width, info.height))
-    return processor, stylizer.provider, f"style {entry.name!r}"
+    workers = workers_for(plan, stylizer)
+    processor = build_processor(
+        stylizer, config.process, source_size=(info.width, info.height), workers=workers
+    )
+    encode = encode_for(config.encode, stylizer)
+    return processor, stylizer.provider, f"style {entry.name!r}", workers, encode
 
 
 def _report(args: argparse.Namespace, result, provider: str, what: str) -> int:
