@@ -129,6 +129,8 @@ def _validate(config: TrainConfig) -> None:
     _validate_layers(config)
     if not config.lr > 0:
         raise UserError(f"--lr must be positive, got {config.lr}")
+    if not config.style_lr_scale > 0:
+        raise UserError(f"--style-lr-scale must be positive, got {config.style_lr_scale}")
     if config.lr_schedule not in LR_SCHEDULES:
         raise UserError(
             f"unknown --lr-schedule {config.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
@@ -326,6 +328,7 @@ _RECIPE_FIELDS = (
     "tv_weight",
     "style_layer_weights",
     "lr",
+    "style_lr_scale",
     "lr_schedule",
     "arch",
     "init",
@@ -486,7 +489,7 @@ def _start(
     model = build_network(config.arch, _num_styles(config)).to(device)
     if init_state is not None:
         model.load_state_dict(init_state)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(_parameter_groups(model, config), lr=config.lr)
     run = _Run(
         config=config,
         device=device,
@@ -535,6 +538,17 @@ def _start(
     return run, styles, folder, preview.to(device), resume_path
 
 
+def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """A multi-style network's per-style norm rows learn at ``style_lr_scale`` times the rate
+    of the shared weights: each row gets a gradient from its own style's crops only."""
+    rows = [p for p in model.parameters() if p.dim() == 2]
+    shared = [p for p in model.parameters() if p.dim() != 2]
+    groups = [{"params": shared, "scale": 1.0}]
+    if rows:
+        groups.append({"params": rows, "scale": config.style_lr_scale})
+    return groups
+
+
 def _load_vgg(config: TrainConfig, device: torch.device) -> tuple[VGG16Features, str]:
     # Pixel reconstruction without style needs no VGG: skip loading 60 MB of weights.
     if config.content_loss == "pixel" and not any(config.style_weights()):
@@ -572,7 +586,7 @@ def _batches(run: _Run, folder: ImageFolder) -> Iterator[tuple[torch.Tensor, tor
 def _step(run: _Run, crops: torch.Tensor, style_index: torch.Tensor) -> dict[str, float]:
     """One optimiser step; the step's (unsmoothed) losses."""
     for group in run.optimizer.param_groups:
-        group["lr"] = learning_rate(run.config, run.step)
+        group["lr"] = learning_rate(run.config, run.step) * group.get("scale", 1.0)
     run.optimizer.zero_grad(set_to_none=True)
     style = run.style_onehot(style_index)
     with run.autocast():

@@ -54,6 +54,8 @@ class TrainConfig:
     # Relative weights of relu1_2, relu2_2, relu3_3 and relu4_3 inside the style loss.
     style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
     lr: float = 1e-3
+    # A multi-style network's per-style norm parameters learn this many times faster.
+    style_lr_scale: float = 1.0
     # "cosine" decays the rate to 0 at --steps. A short run ends far better converged than at a
     # constant rate, whose last steps still jump between crops (see docs/STYLES.md).
     lr_schedule: str = "constant"

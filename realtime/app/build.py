@@ -39,20 +39,52 @@ from realtime.runtime.frames import (
     output_stages,
     processing_size,
 )
-from realtime.runtime.styles import Exporter, StyleEntry, default_live_style, resolve_style
+from realtime.runtime.styles import (
+    Exporter,
+    StyleEntry,
+    cpu_only_reason,
+    has_lite,
+    is_lite,
+    resolve_style,
+)
 from realtime.temporal.stage import check_temporal, temporal_stage
 
 log = logging.getLogger(__name__)
 
 
-def style_for(config: RunConfig, live: bool = False) -> str:
-    """The style a run uses: the one named, else the default (live on a CPU: its lite one)."""
-    if config.style is not None:
-        return config.style
-    name, note = default_live_style(config.engine) if live else (None, None)
-    if note:
-        log.info("note: %s", note)
-    return name or DEFAULT_STYLE
+def style_for(config: RunConfig) -> str:
+    """The style a run names: the one asked for, else the default."""
+    return config.style or DEFAULT_STYLE
+
+
+def choose_style(config: RunConfig, live: bool = False) -> tuple[str, bool]:
+    """(style, whether its lite network paints it). ``--arch auto``: live work without a usable
+    NVIDIA GPU takes the lite network where the style has one, and says so with the reason
+    and the flag that forces the full one; files keep the full network (quality first)."""
+    style = style_for(config)
+    if config.arch != "auto" or is_lite(style):
+        return style, config.arch == "lite" or is_lite(style)
+    if not live:
+        return style, False
+    reason = cpu_only_reason(config.engine)
+    if reason is None or not has_lite(style):
+        return style, False
+    log.info(
+        "note: %s: painting %r with its lite network, which runs in real time on a CPU "
+        "(about 20 fps at 640x360 on 2 cores, against about 1 for the full network; "
+        "docs/BENCHMARKS.md); --arch full forces the full network",
+        reason,
+        style,
+    )
+    return style, True
+
+
+def stylizer_for(
+    config: RunConfig, exporter: Exporter | None = None, live: bool = False, announce: bool = True
+) -> tuple[OnnxStylizer, StyleEntry]:
+    """The run's style (chosen by ``choose_style``) loaded into its session."""
+    style, lite = choose_style(config, live)
+    return open_stylizer(style, config.engine, exporter, announce, lite)
 
 
 @dataclass(frozen=True)
@@ -112,9 +144,11 @@ def open_stylizer(
     engine: EngineConfig,
     exporter: Exporter | None = None,
     announce: bool = True,
+    lite: bool = False,
 ) -> tuple[OnnxStylizer, StyleEntry]:
-    """``--style`` resolved (bundled, user, .onnx, or .pth through ``exporter``) and loaded."""
-    entry = resolve_style(style, engine, exporter)
+    """``--style`` resolved (bundled, user, .onnx, or .pth through ``exporter``; its lite
+    network with ``lite``) and loaded."""
+    entry = resolve_style(style, engine, exporter, lite)
     stylizer = OnnxStylizer(entry.path, engine, style_name=entry.name, announce=announce)
     if entry.mix:
         stylizer.set_mix(entry.mix)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from realtime.app.build import build_processor, open_stylizer, style_for
+from realtime.app.build import build_processor, stylizer_for
 from realtime.cli.options import check_optimise_options
 from realtime.cli.wiring import pth_exporter, require_torch
 from realtime.core.config import OptimiseConfig, ProcessConfig, RunConfig
@@ -93,7 +93,7 @@ def stylize_image(config: RunConfig, source: np.ndarray) -> tuple[np.ndarray, st
     small = resize(source, (width, height))
     init, how = None, "from the content"
     if config.optimise.method == "gatys":
-        network, entry = open_stylizer(style_for(config), config.engine, pth_exporter())
+        network, entry = stylizer_for(config, pth_exporter())
         init = FrameProcessor(network, dataclasses.replace(process, preserve_color=False))(small)
         how = f"refining style {entry.name!r}"
     bar: Any = None
@@ -162,7 +162,7 @@ def video_processor(
         processor = build_processor(stylize, look)
         what = f"Gatys (no network) towards {optimise.style_image.name}"
     else:
-        network, entry = open_stylizer(style_for(config), config.engine, pth_exporter())
+        network, entry = stylizer_for(config, pth_exporter())
         refiner = KeyframeRefiner(optimiser, optimise.keyframe_interval, report=report)
         processor = build_processor(
             network, process, source_size=(info.width, info.height), refiners=[refiner]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from realtime.core.config import (
+    ARCH_CHOICES,
     DEFAULT_STYLE,
     DEVICES,
     KEYFRAME_STARTS,
@@ -58,9 +59,17 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
         dest="style",
         default=None,
         metavar="NAME|FILE",
-        help="a bundled or user style name, an .onnx file, or a .pth checkpoint "
-        "(exported on the fly; needs torch). 'realtime styles' lists the names. "
-        f"Default: {DEFAULT_STYLE}",
+        help="a bundled or user style name, a mix of styles (NAME:0.7,NAME:0.3), an .onnx "
+        "file, or a .pth checkpoint (exported on the fly; needs torch). 'realtime styles' "
+        f"lists them. Default: {DEFAULT_STYLE}",
+    )
+    parser.add_argument(
+        "--arch",
+        choices=ARCH_CHOICES,
+        default=_UNSET,
+        help="the network that paints the style: full, lite (real time on a CPU), or auto: "
+        "lite for live work without a usable NVIDIA GPU, full otherwise "
+        f"(default: {RunConfig().arch})",
     )
 
 

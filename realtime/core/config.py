@@ -12,6 +12,7 @@ DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 # version: realtime.runtime.styles.default_style).
 DEFAULT_STYLE = "mosaic"
 TEMPORAL_MODES = ("off", "ema", "flow")
+ARCH_CHOICES = ("auto", "full", "lite")
 # Where an interval keyframe of video by optimisation starts: the warped previous output (no
 # pop) or the content (each on its own).
 KEYFRAME_STARTS = ("warped", "content")
@@ -100,8 +101,11 @@ class OptimiseConfig:
 class RunConfig:
     """Everything a ``video``/``image``/``webcam``/``bench`` run needs, in one place."""
 
-    # None: the default style for the run (DEFAULT_STYLE, or its lite version live on a CPU).
+    # None: DEFAULT_STYLE.
     style: str | None = None
+    # Which network paints it: full, lite (NAME-lite, the network for CPUs), or auto: lite
+    # for live work where no usable GPU is (realtime.app.build.choose_style), full otherwise.
+    arch: str = "auto"
     engine: EngineConfig = field(default_factory=EngineConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
     encode: EncodeConfig = field(default_factory=EncodeConfig)

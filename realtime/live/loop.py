@@ -31,6 +31,7 @@ import numpy as np
 
 from realtime.core.errors import UserError
 from realtime.live.camera import CameraLost, FrameSource
+from realtime.live.mixing import SHIFT_STEP, Mixer
 from realtime.live.outputs import LiveOutput, WindowOutput
 from realtime.runtime.frames import FrameProcessor, Stage, Strength, Stylize
 
@@ -43,7 +44,8 @@ _WAIT_SLICE = 0.02  # longest wait for a frame before the window's events are pu
 _HIST_BINS = 60_000
 
 KEYS_HELP = (
-    "n/p next/previous style, t temporal on/off, +/- strength, space pause, s snapshot, q/Esc quit"
+    "n/p next/previous style, m morph to the next style, [/] shift the mix, t temporal on/off, "
+    "+/- strength, space pause, s snapshot, q/Esc quit"
 )
 
 
@@ -226,6 +228,9 @@ class LiveControls:
     # Fresh temporal stages for the t key (realtime.app.build.temporal_maker); None from it
     # means the configured strength turns smoothing off.
     temporal_maker: Callable[[], Stage | None] = lambda: None
+    # A multi-style network's mix (realtime.live.mixing): then n/p switch and m/[/] mix
+    # without any reload; None: styles are separate networks (the switcher loads them).
+    mixer: Mixer | None = None
     paused: bool = False
     quit: bool = False
     message: str = ""
@@ -240,6 +245,8 @@ class LiveControls:
 
     @property
     def style_name(self) -> str:
+        if self.mixer is not None:
+            return self.mixer.styles[self.mixer.dominant]
         return self.switcher.current if self.switcher else ""
 
     def handle_key(self, key: int, last_output: np.ndarray | None) -> None:
@@ -259,8 +266,31 @@ class LiveControls:
             self.change_strength(-STRENGTH_STEP)
         elif char == "s":
             self.snapshot(last_output)
+        elif char in ("m", "[", "]"):
+            self.mix_key(char)
+
+    def mix_key(self, char: str) -> None:
+        if self.mixer is None:
+            self.say("mixing needs a multi-style network (see 'realtime styles', MIXES)")
+            return
+        if char == "m":
+            target = (self.mixer.dominant + 1) % len(self.mixer.styles)
+            self.mixer.morph_to(target, time.perf_counter())
+            self.say(f"morphing to {self.mixer.styles[target]}")
+        else:
+            self.mixer.shift(SHIFT_STEP if char == "]" else -SHIFT_STEP)
+            self.say(self.mixer.describe())
+
+    def tick(self, now: float) -> None:
+        """Per frame, before it is stylized: a morph moves on."""
+        if self.mixer is not None:
+            self.mixer.tick(now)
 
     def switch_style(self, step: int) -> None:
+        if self.mixer is not None:
+            self.mixer.switch((self.mixer.dominant + step) % len(self.mixer.styles))
+            self.say(f"style {self.mixer.styles[self.mixer.dominant]}")
+            return
         if self.switcher is None:
             self.say("style switching is off")
             return
@@ -339,7 +369,8 @@ class LiveControls:
                 f"{stats.fps:.1f} fps  latency p50 {stats.p50_ms:.0f} ms  p95 {stats.p95_ms:.0f} ms"
             )
         look = f"strength {self.strength.amount:.1f}" + ("  temporal" if self.temporal else "")
-        lines.append(f"{self.style_name}  {look}".strip())
+        name = self.mixer.describe() if self.mixer is not None else self.style_name
+        lines.append(f"{name}  {look}".strip())
         if self.paused:
             lines.append("PAUSED")
         if self.message and now < self.message_until:
@@ -443,6 +474,8 @@ def run_live(
                         _show(outputs, last_output, time.perf_counter(), *show, held=True)
                     continue
                 next_due = max(next_due + min_gap, now) if min_gap else now
+                if controls is not None:
+                    controls.tick(time.perf_counter())
                 last_output = processor(item.image)
                 _show(outputs, last_output, item.captured_at, window, controls, stats, held=False)
                 done = time.perf_counter()

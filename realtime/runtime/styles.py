@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.core.cards import card_styles, read_card
-from realtime.core.config import DEFAULT_STYLE, EngineConfig
+from realtime.core.config import EngineConfig
 from realtime.core.errors import UserError
 from realtime.core.files import sha256_file
 from realtime.core.paths import user_cache_dir, user_data_dir
@@ -84,8 +84,9 @@ def parse_mix(ref: str) -> dict[str, float] | None:
     return {name: weight / total for name, weight in weights.items()}
 
 
-def _mix_entry(ref: str, mix: dict[str, float]) -> StyleEntry:
-    """The multi-style network that paints every style of ``mix``."""
+def _mix_entry(ref: str, mix: dict[str, float], lite: bool) -> StyleEntry:
+    """The multi-style network that paints every style of ``mix``, of the kind asked for
+    (lite or full) when there is one."""
     wanted = set(mix)
     candidates = [e for e in list_styles() if wanted <= set(e.mixes)]
     if not candidates:
@@ -94,8 +95,8 @@ def _mix_entry(ref: str, mix: dict[str, float]) -> StyleEntry:
             f"no installed network mixes {', '.join(sorted(wanted))}; the styles that can be "
             f"mixed are {', '.join(mixable) or 'none'} ('realtime styles' lists them)"
         )
-    # The full network before its lite version, then by name: the same pick every time.
-    network = sorted(candidates, key=lambda e: (is_lite(e.name), e.name))[0]
+    # The kind asked for first, then by name: the same pick every time.
+    network = sorted(candidates, key=lambda e: (is_lite(e.name) != lite, e.name))[0]
     return StyleEntry(ref, network.path, network.origin, network.card, mix=mix)
 
 
@@ -189,18 +190,21 @@ def _exported_entry(pth_path: Path, engine: EngineConfig, exporter: Exporter | N
     return StyleEntry(info.style or pth_path.stem, cached, "exported", info.card)
 
 
-def resolve_style(ref: str, engine: EngineConfig, exporter: Exporter | None = None) -> StyleEntry:
+def resolve_style(
+    ref: str, engine: EngineConfig, exporter: Exporter | None = None, lite: bool = False
+) -> StyleEntry:
     """Turn ``--style REF`` into a StyleEntry, or raise UserError saying what exists.
 
     ``exporter`` turns a ``.pth`` into ONNX (torch-side; None: a .pth is refused with the
-    command that exports it)."""
+    command that exports it). ``lite``: a name or mix takes its lite network where there is
+    one (``NAME-lite``, a lite multi-style network)."""
     from realtime.core.model_io import read_model_info
 
     if not ref or not ref.strip():
         raise UserError("empty style name; give --style NAME, FILE.onnx or FILE.pth")
     mix = parse_mix(ref)
     if mix is not None:
-        return _mix_entry(ref, mix)
+        return _mix_entry(ref, mix, lite)
     if _looks_like_path(ref):
         path = Path(ref).expanduser()
         if not path.is_file():
@@ -218,10 +222,24 @@ def resolve_style(ref: str, engine: EngineConfig, exporter: Exporter | None = No
             )
         info = read_model_info(path)
         return StyleEntry(info.style or path.stem, path, "file", read_card(path) or info.card)
-    for entry in list_styles():
-        if entry.name == ref:
-            return entry
+    entries = {entry.name: entry for entry in list_styles()}
+    if lite and not is_lite(ref) and ref + LITE_SUFFIX in entries:
+        return entries[ref + LITE_SUFFIX]
+    if ref in entries:
+        return entries[ref]
     raise _unknown_style(ref)
+
+
+def mixable_spec(style: str, lite: bool = False) -> str | None:
+    """The mix spec that paints ``style`` alone with a multi-style network of the kind asked
+    for (lite or full), so it can then be mixed and morphed live; None when there is none."""
+    if parse_mix(style) is not None:
+        return style
+    painting = style.removesuffix(LITE_SUFFIX)
+    lite = lite or is_lite(style)
+    if any(painting in e.mixes and is_lite(e.name) == lite for e in list_styles()):
+        return f"{painting}:1"
+    return None
 
 
 def is_lite(name: str) -> bool:
@@ -235,22 +253,24 @@ def same_kind(names: list[str], current: str) -> list[str]:
     return [n for n in names if is_lite(n) == is_lite(current)]
 
 
-def default_live_style(engine: EngineConfig) -> tuple[str, str | None]:
-    """The style ``webcam`` uses without ``--style``, and a note saying why when it is lite.
-
-    Without a usable NVIDIA GPU the full network runs at about 2 fps at 640x360 on a 2-core
-    CPU; the lite one runs in real time (docs/BENCHMARKS.md). The check is the engine's own
-    pre-flight one, so it cannot disagree with what ``--device auto`` then does.
-    """
+def cpu_only_reason(engine: EngineConfig) -> str | None:
+    """Why this run's network will certainly run on the CPU, or None when a GPU may be used.
+    The check is the engine's own pre-flight one, so it cannot disagree with what
+    ``--device auto`` then does."""
     from realtime.runtime.engine import gpu_unavailable_reason
 
-    lite = DEFAULT_STYLE + LITE_SUFFIX
-    if engine.device not in ("auto", "cpu") or lite not in {e.name for e in list_styles()}:
-        return DEFAULT_STYLE, None
-    reason = "--device cpu" if engine.device == "cpu" else gpu_unavailable_reason()
-    if reason is None:
-        return DEFAULT_STYLE, None
-    return lite, (
-        f"no GPU ({reason}): using the lite network '{lite}', which runs in real time on a "
-        f"CPU; --style {DEFAULT_STYLE} picks the full one"
-    )
+    if engine.device == "cpu":
+        return "--device cpu"
+    if engine.device != "auto":
+        return None
+    reason = gpu_unavailable_reason()
+    return f"no usable NVIDIA GPU ({reason})" if reason else None
+
+
+def has_lite(style: str) -> bool:
+    """Whether a lite network paints ``style`` (a name, or a mix a lite network mixes)."""
+    mix = parse_mix(style)
+    entries = list_styles()
+    if mix is not None:
+        return any(set(mix) <= set(e.mixes) and is_lite(e.name) for e in entries)
+    return any(e.name == style + LITE_SUFFIX for e in entries)

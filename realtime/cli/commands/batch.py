@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from realtime.app.batch.inputs import find_inputs
     from realtime.app.batch.run import BatchOptions, import_ray, run_batch
-    from realtime.app.build import style_for
+    from realtime.app.build import choose_style
     from realtime.cli.wiring import pth_exporter
     from realtime.media.video_sink import check_encode_config
     from realtime.runtime.styles import resolve_style
@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"realtime: error: {problem}", file=sys.stderr)
     # A .pth is exported once, here: the workers load the same .onnx.
-    style = resolve_style(style_for(config), config.engine, pth_exporter())
+    name, lite = choose_style(config)
+    style = resolve_style(name, config.engine, pth_exporter(), lite)
     options = BatchOptions(
         segment_seconds=args.segment_seconds,
         warmup_frames=args.warmup_frames,

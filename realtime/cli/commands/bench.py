@@ -56,12 +56,12 @@ def _baseline(style: str, arch: str | None, threads: int | None):
 
 def run(args: argparse.Namespace) -> int:
     from realtime.app.bench import format_table, machine_description, run_bench, versions
-    from realtime.app.build import open_stylizer, style_for
+    from realtime.app.build import stylizer_for
     from realtime.cli.wiring import pth_exporter
 
     config = run_config(args)
-    style = style_for(config)
-    stylizer, _ = open_stylizer(style, config.engine, pth_exporter())
+    stylizer, entry = stylizer_for(config, pth_exporter())
+    style = config.style or entry.name
     baseline = (
         None if args.no_baseline else _baseline(style, stylizer.info.arch, config.engine.threads)
     )

@@ -51,13 +51,13 @@ def run(args: argparse.Namespace) -> int:
 
         result, what = stylize_image(config, source)
     else:
-        from realtime.app.build import build_processor, open_stylizer, style_for
+        from realtime.app.build import build_processor, stylizer_for
         from realtime.cli.wiring import pth_exporter
         from realtime.runtime.frames import processing_size
 
         # A size the network cannot take should fail before the model loads.
         processing_size(source.shape[1], source.shape[0], config.process)
-        stylizer, entry = open_stylizer(style_for(config), config.engine, pth_exporter())
+        stylizer, entry = stylizer_for(config, pth_exporter())
         size = (source.shape[1], source.shape[0])
         processor = build_processor(stylizer, config.process, source_size=size, still=True)
         result = processor(source)

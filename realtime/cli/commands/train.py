@@ -164,6 +164,14 @@ def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
     group.add_argument("--lr", type=float, default=d.lr, help="Adam (default %(default)s)")
     group.add_argument(
+        "--style-lr-scale",
+        type=float,
+        default=d.style_lr_scale,
+        metavar="F",
+        help="several style images: the per-style norm parameters learn F times faster than "
+        "the shared weights (default %(default)s)",
+    )
+    group.add_argument(
         "--lr-schedule",
         choices=LR_SCHEDULES,
         default=d.lr_schedule,
@@ -249,6 +257,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         tv_weight=args.tv_weight,
         style_layer_weights=tuple(args.style_layer_weights),
         lr=args.lr,
+        style_lr_scale=args.style_lr_scale,
         lr_schedule=args.lr_schedule,
         arch=args.arch,
         init=args.init,

@@ -88,13 +88,12 @@ def _network_processor(info, config: RunConfig, plan):
     from realtime.app.build import (
         build_processor,
         encode_for,
-        open_stylizer,
-        style_for,
+        stylizer_for,
         workers_for,
     )
     from realtime.cli.wiring import pth_exporter
 
-    stylizer, entry = open_stylizer(style_for(config), config.engine, pth_exporter())
+    stylizer, entry = stylizer_for(config, pth_exporter())
     workers = workers_for(plan, stylizer)
     processor = build_processor(
         stylizer, config.process, source_size=(info.width, info.height), workers=workers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from realtime.core.config import EncodeConfig
 from realtime.core.errors import EXIT_OK, UserError
 from realtime.live.camera import DEFAULT_RECONNECT
 from realtime.live.loop import KEYS_HELP, LiveConfig
+from realtime.live.mixing import DEFAULT_MORPH_SECONDS
 from realtime.live.outputs import STREAM_PRESETS
 
 
@@ -114,6 +116,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
 
     add_temporal_options(parser, default="flow")
+    mixing = parser.add_argument_group("mixing styles (a multi-style network)")
+    mixing.add_argument(
+        "--morph-seconds",
+        type=float,
+        default=DEFAULT_MORPH_SECONDS,
+        metavar="S",
+        help="how long the m key's morph to the next style takes (default %(default)g)",
+    )
+    mixing.add_argument(
+        "--morph-to",
+        default=None,
+        metavar="STYLE",
+        help="start by morphing from --style to STYLE over --morph-seconds",
+    )
     live = parser.add_argument_group("live loop")
     live.add_argument("--max-fps", type=float, default=None, help="cap the output frame rate")
     live.add_argument(
@@ -135,11 +151,12 @@ def live_config(args: argparse.Namespace) -> LiveConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime.app.build import build_processor, open_stylizer, style_for, temporal_maker
+    from realtime.app.build import build_processor, choose_style, open_stylizer, temporal_maker
     from realtime.cli.wiring import pth_exporter
     from realtime.live.camera import open_camera, parse_camera
     from realtime.live.loop import LiveControls, StyleSwitcher, run_live
-    from realtime.runtime.styles import list_styles, same_kind
+    from realtime.live.mixing import Mixer
+    from realtime.runtime.styles import list_styles, mixable_spec, same_kind
 
     config = run_config(args)
     live = live_config(args)
@@ -153,10 +170,22 @@ def run(args: argparse.Namespace) -> int:
     toggle = replace(config.process, temporal="flow") if off else config.process
     make_temporal = temporal_maker(toggle)
     exporter = pth_exporter()
-    stylizer, style = open_stylizer(style_for(config, live=True), config.engine, exporter)
+    name, lite = choose_style(config, live=True)
+    # A style a multi-style network paints is run by that network: then n/p, m and [/] mix
+    # and switch without any reload (the single-style file is the same row of it).
+    style_ref = mixable_spec(name, lite) or name
+    if args.morph_to is not None and style_ref == name:
+        raise UserError(
+            f"--morph-to needs a multi-style network that paints {name!r} ('realtime styles' "
+            "lists the MIXES)"
+        )
+    stylizer, style = open_stylizer(style_ref, config.engine, exporter, lite=lite)
+    mixer = Mixer(stylizer, args.morph_seconds) if stylizer.styles else None
+    if mixer is not None and args.morph_to is not None:
+        mixer.index(args.morph_to)  # a style it cannot morph to fails now, in one line
 
     def load_style(name: str):
-        return open_stylizer(name, config.engine, exporter, announce=False)[0]
+        return open_stylizer(name, config.engine, exporter, announce=False, lite=lite)[0]
 
     source = open_camera(spec, args.width, args.height, args.fps, args.reconnect)
     outputs: list = []
@@ -184,10 +213,13 @@ def run(args: argparse.Namespace) -> int:
         processor,
         processor.at_output_size[-1],  # the live look always ends with its Strength
         processor.at_process_size,
-        switcher=StyleSwitcher(names, style.name, stylizer, load_style),
+        switcher=None if mixer else StyleSwitcher(names, style.name, stylizer, load_style),
         snapshot_dir=args.snapshot_dir,
         temporal_maker=make_temporal,
+        mixer=mixer,
     )
+    if mixer is not None and args.morph_to is not None:
+        mixer.morph_to(mixer.index(args.morph_to), time.perf_counter())
     print(
         f"realtime: live from {source.label} ({source.width}x{source.height}, "
         f"{source.fps:g} fps) -> {', '.join(o.name for o in outputs) or 'nothing'}; "
