@@ -46,6 +46,7 @@ DEFAULT_SEGMENT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class BatchOptions:
+    mix: dict[str, float] = field(default_factory=dict)  # a multi-style network's mix
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
     warmup_frames: int = DEFAULT_WARMUP_FRAMES
     address: str | None = None  # None: RAY_ADDRESS, else a local Ray inside the command
@@ -124,6 +125,7 @@ def item_key(item: Item, config: RunConfig, style_file: Path, options: BatchOpti
         "network": sha256_file(style_file),
         "process": dataclasses.asdict(config.process),
         "encode": dataclasses.asdict(config.encode),
+        "mix": options.mix,
         "segment_seconds": options.segment_seconds,
         "warmup_frames": options.warmup_frames,
     }
@@ -248,7 +250,7 @@ def _workers(
         max_restarts=-1,  # a dead worker comes back (and loads its network again) ...
         max_task_retries=-1,  # ... and the task it had runs again
     )
-    workers = [remote.remote(worker_config, str(style_file)) for _ in range(count)]
+    workers = [remote.remote(worker_config, str(style_file), options.mix) for _ in range(count)]
     ray.get([w.pid.remote() for w in workers])  # loaded: a bad network fails here, once
     return workers
 

@@ -31,9 +31,12 @@ class Done:
 
 
 class Worker:
-    def __init__(self, config: RunConfig, style: str) -> None:
-        """``style``: an .onnx path or a style name (a .pth is exported by the driver first)."""
+    def __init__(self, config: RunConfig, style: str, mix: dict[str, float] | None = None) -> None:
+        """``style``: an .onnx path or a style name (a .pth is exported by the driver first);
+        ``mix``: the weights of a multi-style network's styles to paint."""
         self.stylizer, self.entry = open_stylizer(style, config.engine, announce=False)
+        if mix:
+            self.stylizer.set_mix(mix)
         self.config = dataclasses.replace(config, encode=encode_for(config.encode, self.stylizer))
 
     def pid(self) -> int:

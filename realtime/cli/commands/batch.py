@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     name, lite = choose_style(config)
     style = resolve_style(name, config.engine, pth_exporter(), lite)
     options = BatchOptions(
+        mix=style.mix,
         segment_seconds=args.segment_seconds,
         warmup_frames=args.warmup_frames,
         address=args.address,
