@@ -33,6 +33,7 @@ def training_card(
     device: str,
     amp: bool,
     vgg_identity: str,
+    base_styles: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     entries = [
         _style_entry(name, path, image)
@@ -44,7 +45,11 @@ def training_card(
         "arch": ARCH_CARD_NAMES[config.arch],
         **({"arch_spec": LITE_SPEC.to_json()} if config.arch == "lite" else {}),
     }
-    if config.multi_style:
+    if base_styles is not None:
+        # --add-style: the base's styles keep their places, the new one comes last.
+        card["styles"] = [*base_styles, *entries]
+        card["base"] = str(config.base)
+    elif config.multi_style:
         # The order is the network's style input: weights (N, styles) follow it.
         card["styles"] = entries
     elif entries:

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from models import add_style
 from models.data import AugmentedImageStream, ImageFolder, find_images, load_image_tensor
 from models.losses import PerceptualLoss
 from models.model_card import training_card
@@ -165,6 +166,13 @@ def _validate_styles(config: TrainConfig) -> None:
         )
     if config.multi_style and config.arch != "full":
         raise UserError("multi-style networks are built for --arch full only (so far)")
+    if config.base is not None:
+        if config.num_styles != 1:
+            raise UserError("--add-style takes one style image: the one to add to --base")
+        if config.init is not None:
+            raise UserError("--add-style starts from --base; drop --init")
+        if config.arch != "full":
+            raise UserError("--add-style needs a multi-style --arch full network as --base")
 
 
 def _validate_layers(config: TrainConfig) -> None:
@@ -332,6 +340,7 @@ _RECIPE_FIELDS = (
     "lr_schedule",
     "arch",
     "init",
+    "base",
     "seed",
     "jitter_max",
     "vgg_weights",
@@ -401,6 +410,9 @@ class _Run:
     start_step: int
     vgg_identity: str = ""
     loss_log: list[dict[str, float]] = field(default_factory=list)
+    # --add-style: the base network and its card's styles, to which the new style is added.
+    base: dict[str, torch.Tensor] | None = None
+    base_styles: list[dict[str, Any]] | None = None
     window: deque[dict[str, float]] = field(default_factory=lambda: deque(maxlen=SMOOTHING_STEPS))
 
     def autocast(self) -> torch.autocast:
@@ -482,13 +494,23 @@ def _start(
             f"checkpoint {resume_path} is at step {start_step}, beyond --steps "
             f"{config.steps}; raise --steps to at least {start_step}"
         )
+    base = add_style.load_base(config.base, config.arch) if config.base is not None else None
+    base_styles = (
+        add_style.base_styles(config.base, style_names(config)[0])
+        if config.base is not None
+        else None
+    )
     init_state = _initial_state(config) if config.init is not None and ckpt is None else None
+    if base is not None and ckpt is None:
+        init_state = add_style.starting_state(base)
 
     _seed_everything(config.seed)
     vgg, vgg_identity = _load_vgg(config, device)
     model = build_network(config.arch, _num_styles(config)).to(device)
     if init_state is not None:
         model.load_state_dict(init_state)
+    if base is not None:
+        add_style.freeze_shared(model)
     optimizer = torch.optim.Adam(_parameter_groups(model, config), lr=config.lr)
     run = _Run(
         config=config,
@@ -512,6 +534,8 @@ def _start(
         step=start_step,
         start_step=start_step,
         vgg_identity=vgg_identity,
+        base=base,
+        base_styles=base_styles,
     )
     if ckpt is not None:
         _warn_recipe_changes(ckpt.get("config", {}), config, resume_path)
@@ -541,8 +565,9 @@ def _start(
 def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
     """A multi-style network's per-style norm rows learn at ``style_lr_scale`` times the rate
     of the shared weights: each row gets a gradient from its own style's crops only."""
-    rows = [p for p in model.parameters() if p.dim() == 2]
-    shared = [p for p in model.parameters() if p.dim() != 2]
+    learning = [p for p in model.parameters() if p.requires_grad]  # --add-style freezes some
+    rows = [p for p in learning if p.dim() == 2]
+    shared = [p for p in learning if p.dim() != 2]
     groups = [{"params": shared, "scale": 1.0}]
     if rows:
         groups.append({"params": rows, "scale": config.style_lr_scale})
@@ -654,7 +679,7 @@ def train(config: TrainConfig) -> TrainResult:
     elapsed = _loop(run, folder, preview)
     if not (config.preview_every and run.step % config.preview_every == 0):
         _save_preview(run, preview, preview_dir_for(config.out) / f"step_{run.step:06d}.jpg")
-    _atomic_save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, config.out)
+    _atomic_save(_final_state(run), config.out)
     trained = run.step - run.start_step
     result = TrainResult(
         model_path=config.out,
@@ -668,10 +693,23 @@ def train(config: TrainConfig) -> TrainResult:
         loss_log=run.loss_log,
     )
     card = training_card(
-        config, result, styles, folder, run.device.type, run.use_amp, run.vgg_identity
+        config,
+        result,
+        styles,
+        folder,
+        run.device.type,
+        run.use_amp,
+        run.vgg_identity,
+        base_styles=run.base_styles,
     )
     write_card(result.card_path, card)
     return result
+
+
+def _final_state(run: _Run) -> dict[str, torch.Tensor]:
+    """The network to write: the trained one, or with --add-style the base plus its new row."""
+    trained = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
+    return trained if run.base is None else add_style.appended_state(run.base, trained)
 
 
 def _check_nonfinite(run: int, step: int, loss: float, use_amp: bool) -> None:

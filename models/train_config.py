@@ -61,6 +61,10 @@ class TrainConfig:
     lr_schedule: str = "constant"
     arch: str = "full"  # one of ARCH_NAMES
     init: Path | None = None  # start from these weights (a .pth of the same architecture)
+    # Add the one style image as a new style of this multi-style network: only the new
+    # style's norm rows train, every shared weight stays as it is (Dumoulin et al.'s
+    # fine-tuning). The result is the base with one more style.
+    base: Path | None = None
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # float16 autocast + GradScaler on CUDA; CPU always runs float32

@@ -295,6 +295,75 @@ def test_several_style_images_train_one_multi_style_network(files: Files, tmp_pa
         assert preview.size == (2 * panel[1], panel[0])
 
 
+def _third_style(files: Files) -> Path:
+    path = files.style.with_name("third.png")
+    if not path.exists():
+        rng = np.random.default_rng(12)
+        Image.fromarray(rng.uniform(0, 255, (44, 44, 3)).astype(np.uint8)).save(path)
+    return path
+
+
+def test_add_style_trains_only_the_new_norm_rows(files: Files, tmp_path: Path) -> None:
+    from models.style_norm import single_style_state
+
+    base_out = tmp_path / "base.pth"
+    styles = (files.style, _second_style(files))
+    _quiet_train(_config(files, base_out, style_images=styles, steps=2, checkpoint_every=0))
+    out = tmp_path / "plus.pth"
+    argv = ["train", "--add-style", str(_third_style(files)), "--base", str(base_out)]
+    argv += _argv(files, out, **{"--steps": "3", "--lr": "0.05"})[1:]
+    argv = [a for a in argv if a not in ("--style-image", str(files.style))]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="skipped 1 unreadable image")
+        assert main(argv) == 0
+    base, plus = torch.load(base_out, weights_only=True), torch.load(out, weights_only=True)
+    assert plus["in1.weight"].shape == (3, 32)
+    for key, value in base.items():
+        # Every shared weight and the base's own rows are exactly the base's.
+        torch.testing.assert_close(plus[key][: len(value)] if value.dim() == 2 else plus[key],
+                                   value, rtol=0, atol=0)  # fmt: skip
+    mean_rows = single_style_state(base, torch.tensor([0.5, 0.5]))
+    assert (plus["in1.weight"][2] - mean_rows["in1.weight"]).abs().max() > 1e-3  # it learned
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert [s["name"] for s in card["styles"]] == ["style", "other", "third"]
+    assert card["base"] == str(base_out)
+    model = load_transformer_net(out)
+    with torch.no_grad():
+        y = model(torch.rand(1, 3, 32, 40) * 255, torch.tensor([[0.0, 0.0, 1.0]]))
+    assert y.shape == (1, 3, 32, 40)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--base", "BASE"], "--base goes with --add-style"),
+        (["--add-style", "STYLE"], "--add-style needs --base"),
+        (["--add-style", "OTHER", "--base", "SINGLE"], "is a single-style network"),
+        (["--add-style", "STYLE2", "--base", "BASE"], "already has a style named 'style'"),
+    ],
+)
+def test_add_style_errors(
+    files: Files, straight: TrainResult, tmp_path: Path, capsys, extra, expected
+) -> None:
+    base_out = tmp_path / "base.pth"
+    styles = (files.style, _second_style(files))
+    _quiet_train(_config(files, base_out, style_images=styles, steps=1, checkpoint_every=0))
+    same_name = tmp_path / "x" / "style.png"
+    same_name.parent.mkdir()
+    same_name.write_bytes(files.style.read_bytes())
+    names = {
+        "BASE": str(base_out),
+        "SINGLE": str(straight.model_path),
+        "STYLE": str(files.style),
+        "STYLE2": str(same_name),
+        "OTHER": str(_third_style(files)),
+    }
+    argv = _argv(files, tmp_path / "o.pth")
+    if "--add-style" in extra:
+        argv = [a for a in argv if a not in ("--style-image", str(files.style))]
+    _fails(argv + [names.get(a, a) for a in extra], capsys, expected)
+
+
 def test_reconstruction_needs_no_style_image_and_no_vgg(files: Files, tmp_path: Path) -> None:
     out = tmp_path / "identity.pth"
     config = _config(

@@ -85,6 +85,20 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "network that reproduces its input)",
     )
     group.add_argument(
+        "--add-style",
+        type=Path,
+        metavar="IMAGE",
+        help="a painting to add as one more style to the multi-style network --base: only "
+        "its norm parameters train (instead of --style-image)",
+    )
+    group.add_argument(
+        "--base",
+        type=Path,
+        metavar="MULTI.pth",
+        help="with --add-style: the trained multi-style network to extend; --out gets it "
+        "with the new style last",
+    )
+    group.add_argument(
         "--dataset", type=Path, required=True, metavar="DIR", help="folder of training photos"
     )
     group.add_argument("--out", type=Path, required=True, metavar="NAME.pth")
@@ -239,11 +253,24 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="print nothing while training")
 
 
+def _style_images(args: argparse.Namespace) -> tuple[Path, ...]:
+    if args.add_style is None:
+        if args.base is not None:
+            raise UserError("--base goes with --add-style IMAGE, the painting to add to it")
+        return tuple(args.style_images)
+    if args.base is None:
+        raise UserError("--add-style needs --base MULTI.pth, the multi-style network to extend")
+    if args.style_images:
+        raise UserError("--add-style replaces --style-image; give one or the other")
+    return (args.add_style,)
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     from models.train_config import TrainConfig
 
     return TrainConfig(
-        style_images=tuple(args.style_images),
+        style_images=_style_images(args),
+        base=args.base,
         dataset=args.dataset,
         out=args.out,
         steps=args.steps,
