@@ -15,7 +15,7 @@ from fixtures_models import TEST_CARD
 
 from realtime.cli.commands.styles import card_summary
 from realtime.cli.main import main
-from realtime.core.config import EngineConfig
+from realtime.core.config import DEFAULT_STYLE, EngineConfig, RunConfig
 from realtime.core.errors import UserError
 from realtime.runtime import styles as style_registry
 from realtime.runtime.styles import list_styles, resolve_style, user_styles_dir
@@ -54,8 +54,8 @@ def test_the_real_bundle_ships_the_default_style():
     from realtime.runtime.engine import OnnxStylizer
 
     entries = {e.name: e for e in list_styles()}
-    assert style_registry.DEFAULT_STYLE in entries
-    entry = resolve_style(style_registry.DEFAULT_STYLE, ENGINE)
+    assert DEFAULT_STYLE in entries
+    entry = resolve_style(DEFAULT_STYLE, ENGINE)
     assert entry.origin == "bundled" and entry.card and entry.card["steps"] > 0
     frame = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     out = OnnxStylizer(entry.path, ENGINE)(frame)
@@ -82,7 +82,7 @@ def test_unknown_name_lists_known_styles_and_the_user_dir(user_dir, style_onnx):
 
 def test_unknown_name_with_nothing_installed(bundle, user_dir):
     with pytest.raises(UserError, match="known styles: none installed"):
-        resolve_style(style_registry.DEFAULT_STYLE, ENGINE)
+        resolve_style(DEFAULT_STYLE, ENGINE)
 
 
 def test_bundled_styles_and_shadowing(bundle, user_dir, style_onnx):
@@ -295,22 +295,34 @@ def test_same_kind_keeps_lite_with_lite_and_full_with_full():
     assert style_registry.same_kind(names, "udnie") == ["candy", "mosaic", "udnie"]
 
 
-def test_live_default_is_lite_without_a_gpu(bundle, user_dir, style_onnx, monkeypatch):
+def test_live_default_is_lite_without_a_gpu(bundle, user_dir, style_onnx, monkeypatch, caplog):
+    from realtime.app.build import choose_style
     from realtime.runtime import engine
 
+    caplog.set_level(logging.INFO, logger="realtime")
+
+    def live(device: str, arch: str = "auto") -> tuple[str, bool]:
+        return choose_style(RunConfig(arch=arch, engine=EngineConfig(device=device)), live=True)
+
     shutil.copyfile(style_onnx, bundle / "mosaic.onnx")
-    # Before a lite network exists the default stays the full one, whatever the machine.
-    assert style_registry.default_live_style(EngineConfig(device="cpu")) == ("mosaic", None)
+    # Before a lite network exists the full one paints, whatever the machine.
+    assert live("cpu") == (DEFAULT_STYLE, False)
     shutil.copyfile(style_onnx, bundle / "mosaic-lite.onnx")
-    name, note = style_registry.default_live_style(EngineConfig(device="cpu"))
-    assert name == "mosaic-lite" and "--device cpu" in note and "--style mosaic" in note
+    caplog.clear()
+    assert live("cpu") == (DEFAULT_STYLE, True)
+    assert "--device cpu: painting 'mosaic' with its lite network" in caplog.text
+    assert "--arch full forces the full network" in caplog.text
+    assert live("cpu", arch="full") == (DEFAULT_STYLE, False)
+    # Files keep the full network: quality first.
+    assert choose_style(RunConfig(engine=EngineConfig(device="cpu"))) == (DEFAULT_STYLE, False)
     # --device auto: the engine's own pre-flight check decides (a GPU is mocked: none here).
     monkeypatch.setattr(engine, "gpu_unavailable_reason", lambda: "no NVIDIA driver found")
-    name, note = style_registry.default_live_style(EngineConfig(device="auto"))
-    assert name == "mosaic-lite" and "no GPU (no NVIDIA driver found)" in note
+    caplog.clear()
+    assert live("auto") == (DEFAULT_STYLE, True)
+    assert "no usable NVIDIA GPU (no NVIDIA driver found)" in caplog.text
     monkeypatch.setattr(engine, "gpu_unavailable_reason", lambda: None)
-    assert style_registry.default_live_style(EngineConfig(device="auto")) == ("mosaic", None)
-    assert style_registry.default_live_style(EngineConfig(device="cuda")) == ("mosaic", None)
+    assert live("auto") == (DEFAULT_STYLE, False)
+    assert live("cuda") == (DEFAULT_STYLE, False)
 
 
 def test_webcam_without_style_says_it_uses_the_lite_one(
@@ -322,5 +334,5 @@ def test_webcam_without_style_says_it_uses_the_lite_one(
     argv = ["webcam", "--camera", str(clip), "--no-window", "--device", "cpu", "--frames", "2"]
     assert main(argv) == 0
     err = capsys.readouterr().err
-    assert "using the lite network 'mosaic-lite'" in err
+    assert "painting 'mosaic' with its lite network" in err
     assert "style 'mosaic-lite' on CPUExecutionProvider" in err.strip().splitlines()[-1]
