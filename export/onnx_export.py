@@ -37,7 +37,7 @@ from export.verify import PARITY_SIZES, ParityResult, SessionFactory, check_pari
 from models.style_norm import single_style_state
 from models.transformer_net import MIN_SIDE, build_network, load_transformer_net
 from realtime.core import model_io
-from realtime.core.cards import card_styles, read_card
+from realtime.core.cards import card_path_for, card_styles, read_card, write_card
 from realtime.core.errors import UserError
 from realtime.core.files import atomic_output, check_output_folder, sha256_file
 
@@ -348,7 +348,7 @@ def export_checkpoint(
         style_name = style_name or style
     elif style is not None and not getattr(model, "num_styles", None):
         raise UserError(f"{pth_path.name} holds one style; drop --style {style}")
-    return export_model(
+    report = export_model(
         model,
         onnx_path,
         style_name=style_name_for(pth_path, card, style_name),
@@ -358,6 +358,11 @@ def export_checkpoint(
         session_factory=session_factory,
         io=io,
     )
+    if card is not None:
+        # Beside the model, as the style registry reads it: copied into the styles folder
+        # together, a multi-style network is listed with the styles it mixes.
+        write_card(card_path_for(onnx_path), card)
+    return report
 
 
 def _one_style(model: nn.Module, card: dict[str, Any] | None, index: int) -> nn.Module:

@@ -120,7 +120,9 @@ def test_cli_export_fp16(style_pth, style_net, tmp_path, capsys):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # a normal file, not 0600
-    assert [p.name for p in tmp_path.iterdir()] == ["fancy.onnx"]  # no temporary left over
+    # The card beside the model, and no temporary left over.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fancy.json", "fancy.onnx"]
+    assert json.loads(out.with_suffix(".json").read_text()) == TEST_CARD
 
     model = onnx.load(str(out))
     onnx.checker.check_model(model, full_check=True)

@@ -4,7 +4,6 @@ and the live mixer (morphs, shifts, switches) without any reload."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2
@@ -40,8 +39,7 @@ def mixable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pth.with_suffix(".json").write_text(json.dumps(card))
     styles = folder / "styles"
     styles.mkdir()
-    export_pth(pth, styles / "pair.onnx")
-    shutil.copy(pth.with_suffix(".json"), styles / "pair.json")
+    export_pth(pth, styles / "pair.onnx")  # writes the card beside it: pair.json
     return styles
 
 
