@@ -540,7 +540,7 @@ def _start(
     if ckpt is not None:
         _warn_recipe_changes(ckpt.get("config", {}), config, resume_path)
         model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        optimizer.load_state_dict(_regrouped(ckpt["optimizer"], model, optimizer))
         if ckpt["scaler"] and use_amp:  # a disabled scaler's state is empty
             run.scaler.load_state_dict(ckpt["scaler"])
         _set_rng_state(ckpt["rng"])
@@ -572,6 +572,38 @@ def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[
     if rows:
         groups.append({"params": rows, "scale": config.style_lr_scale})
     return groups
+
+
+def _regrouped(
+    saved: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """A checkpoint's optimiser state in this run's parameter groups. Checkpoints from before
+    the shared/per-style split hold one group, the learning parameters in ``model.parameters()``
+    order; their per-parameter moments move to the same parameters in today's groups."""
+    if len(saved["param_groups"]) == len(optimizer.param_groups):
+        return saved
+    old_order = [p for p in model.parameters() if p.requires_grad]
+    if len(saved["param_groups"]) != 1 or len(saved["param_groups"][0]["params"]) != len(old_order):
+        raise UserError(
+            "the checkpoint's optimiser state does not fit this network's parameters; "
+            "start a new run (--init CHECKPOINT keeps its weights) instead of --resume"
+        )
+    old_ids = saved["param_groups"][0]["params"]
+    new_index = {id(param): index for index, param in enumerate(
+        param for group in optimizer.param_groups for param in group["params"]
+    )}  # fmt: skip
+    state = {
+        new_index[id(param)]: saved["state"][old]
+        for old, param in zip(old_ids, old_order, strict=True)
+        if old in saved["state"]
+    }
+    hyper = {k: v for k, v in saved["param_groups"][0].items() if k != "params"}
+    groups = [
+        {**hyper, "scale": group.get("scale", 1.0),
+         "params": [new_index[id(param)] for param in group["params"]]}
+        for group in optimizer.param_groups
+    ]  # fmt: skip
+    return {"state": state, "param_groups": groups}
 
 
 def _load_vgg(config: TrainConfig, device: torch.device) -> tuple[VGG16Features, str]:

@@ -627,3 +627,26 @@ def test_nonfinite_loss_policy() -> None:
     _check_nonfinite(AMP_NONFINITE_LIMIT - 1, 30, float("inf"), use_amp=True)
     with pytest.raises(UserError, match="--no-amp"):
         _check_nonfinite(AMP_NONFINITE_LIMIT, 31, float("inf"), use_amp=True)
+
+
+def test_resume_moves_a_one_group_optimiser_state_into_todays_groups() -> None:
+    from models.train import _parameter_groups, _regrouped
+
+    # Checkpoints written before the shared / per-style split hold one Adam group.
+    model = build_network(num_styles=2)
+    old = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.rand(1, 3, 32, 32), torch.tensor([[1.0, 0.0]])).mean().backward()
+    old.step()
+    config = TrainConfig(
+        style_images=(Path("a.jpg"), Path("b.jpg")), dataset=Path(), out=Path(), style_lr_scale=10.0
+    )
+    new = torch.optim.Adam(_parameter_groups(model, config), lr=1e-3)
+    new.load_state_dict(_regrouped(old.state_dict(), model, new))
+    assert [g["scale"] for g in new.param_groups] == [1.0, 10.0]
+    for param in model.parameters():  # every parameter keeps its own moments
+        assert torch.equal(new.state[param]["exp_avg"], old.state[param]["exp_avg"])
+    # A state from another network is refused with a way forward, not a traceback.
+    other = torch.optim.Adam(build_network(num_styles=3).parameters()).state_dict()
+    other["param_groups"][0]["params"] = other["param_groups"][0]["params"][:-1]
+    with pytest.raises(UserError, match="--init CHECKPOINT"):
+        _regrouped(other, model, new)
