@@ -109,6 +109,7 @@ class VideoFileSource:
             self._stream.thread_type = "AUTO"
             self._stream.codec_context.thread_count = threads
             if seek_pts is not None:
+                self._prime_decoder()
                 self._container.seek(seek_pts, stream=self._stream, backward=True)
             self._packets = self._container.demux(self._stream)
             self._pending = self._decode_until_first_frame()
@@ -152,6 +153,8 @@ class VideoFileSource:
             index += 1
         if self._seek_pts is None and self._until_pts is None:
             self._check_complete(index)
+        elif self._corrupt_frames:  # a part: its length is not the file's, its frames are
+            self._mark_damaged(f"{self._corrupt_frames} frame(s) decoded with errors")
 
     def close(self) -> None:
         with self._lock:
@@ -166,6 +169,17 @@ class VideoFileSource:
         self.close()
 
     # -- decoding -----------------------------------------------------------------------
+
+    def _prime_decoder(self) -> None:
+        """Show the decoder the stream's first packet before a seek. Some facts about a stream
+        live only there: H.264 from x264 carries its build number in an SEI message, and
+        FFmpeg works around old builds' bugs by it (4:4:4 before build 151). A decoder that
+        starts at a later keyframe never sees it and decodes those frames into garbage."""
+        try:
+            first = next(self._container.demux(self._stream))
+            self._stream.decode(first)
+        except (StopIteration, av.error.FFmpegError):
+            pass  # an empty or unreadable start: the part's own decoding will say so
 
     def _decode_until_first_frame(self) -> list[av.VideoFrame]:
         frames: list[av.VideoFrame] = []

@@ -59,6 +59,8 @@ class BatchSummary:
     done: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # finished by an earlier run
     failed: dict[Path, str] = field(default_factory=dict)  # input -> its one-line error
+    # input -> what was wrong with it; every decodable frame was still written
+    damaged: dict[Path, str] = field(default_factory=dict)
     frames: int = 0
     seconds: float = 0.0
     interrupted: bool = False
@@ -327,6 +329,18 @@ def _record(
         summary.failed[video.item.source] = result.error
         log.error("%s: %s", video.item.source, result.error)
         return
+    for notice in result.notices:
+        log.info("note: %s: %s", video.item.source, notice)
+    if result.damaged:
+        known = summary.damaged.get(video.item.source)
+        summary.damaged[video.item.source] = (
+            f"{known}; {result.damaged}" if known else result.damaged
+        )
+        log.warning(
+            "%s: input damaged (%s); every decodable frame is written",
+            video.item.source,
+            result.damaged,
+        )
     video.remaining.discard(segment.index)
     video.frames += result.frames
     summary.frames += result.frames

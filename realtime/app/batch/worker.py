@@ -111,4 +111,4 @@ class Worker:
                         f"{source}: segment {segment.index} decoded {sink.frames_written} of "
                         f"its {segment.frames} frames; the file may be damaged there"
                     )
-        return Done(segment.frames)
+        return Done(segment.frames, damaged=reader.damaged)

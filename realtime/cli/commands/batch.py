@@ -16,7 +16,13 @@ from realtime.cli.options import (
     add_temporal_options,
     run_config,
 )
-from realtime.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
+from realtime.core.errors import (
+    EXIT_DAMAGED_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UserError,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -121,4 +127,10 @@ def run(args: argparse.Namespace) -> int:
     if summary.interrupted:
         print("realtime: interrupted: finished outputs are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_USAGE if failed else EXIT_OK
+    if failed:
+        return EXIT_USAGE
+    if summary.damaged:
+        names = ", ".join(str(s) for s in summary.damaged)
+        print(f"realtime: warning: damaged inputs: {names} (each said what above)", file=sys.stderr)
+        return EXIT_DAMAGED_INPUT
+    return EXIT_OK
