@@ -8,6 +8,7 @@ background, and a red square that moves right by ``STEP`` pixels per frame.
 
 from __future__ import annotations
 
+import signal
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +49,13 @@ TRUNCATED_FRAMES = 30  # frames in the truncated clip before it was cut
 
 _AUDIO_RATE = 44100
 _AUDIO_ENCODERS = {"aac": "aac", "mp3": "libmp3lame", "pcm": "pcm_s16le"}
+
+
+def ctrl_c_as_a_terminal_gives_it() -> None:
+    """``preexec_fn`` for a child the test will send SIGINT: a shell without job control
+    starts background jobs with SIGINT ignored, children inherit that, and Python then
+    leaves it ignored. The child gets Ctrl-C as a terminal would deliver it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def pattern_frame(index: int, width: int, height: int, pattern: str = "moving") -> np.ndarray:

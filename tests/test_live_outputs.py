@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fixtures_media import make_clip, psnr
+from fixtures_media import ctrl_c_as_a_terminal_gives_it, make_clip, psnr
 
 from realtime.cli.main import main
 from realtime.core.config import EncodeConfig, EngineConfig, ProcessConfig
@@ -262,7 +262,8 @@ def test_ctrl_c_finalises_the_recording_under_its_name(style_onnx: Path, tmp_pat
         [sys.executable, "-m", "realtime", "webcam", "--camera", str(clip), "--style",
          str(style_onnx), "--device", "cpu", "--no-window", "--record", str(out),
          "--duration", "30"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=ctrl_c_as_a_terminal_gives_it, text=True,
     )  # fmt: skip
     try:
         incomplete = tmp_path / "live.incomplete.mp4"

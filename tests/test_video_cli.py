@@ -158,7 +158,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(
 
 
 def test_sigint_leaves_a_playable_partial_file(style_onnx, tmp_path) -> None:
-    from fixtures_media import make_clip
+    from fixtures_media import ctrl_c_as_a_terminal_gives_it, make_clip
 
     clip = make_clip(tmp_path / "long.mp4", 256, 192, frames=240, rate=25, audio="aac")
     out = tmp_path / "out.mp4"
@@ -166,7 +166,8 @@ def test_sigint_leaves_a_playable_partial_file(style_onnx, tmp_path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "realtime", "video", str(clip), str(out), "--style",
          str(style_onnx), "--device", "cpu", "--preset", "ultrafast"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=ctrl_c_as_a_terminal_gives_it, env=env,
     )  # fmt: skip
     temp = tmp_path / "out.incomplete.mp4"
     deadline = time.monotonic() + 120
