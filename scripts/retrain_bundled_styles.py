@@ -137,7 +137,20 @@ def _train(out: Path, steps: int, args: list[str]) -> Path:
     return out
 
 
-def train(recipe: Recipe, shared: Path, work: Path) -> Path:
+def _snapshot(out: Path, steps: int, args: list[str]) -> Path | None:
+    """The main run's network as it was at ``steps``, when that checkpoint exists: written
+    out with its card by resuming it with nothing left to train."""
+    checkpoint = out.with_name(out.stem + ".checkpoints") / f"step_{steps:06d}.pt"
+    if not checkpoint.is_file():
+        return None
+    snapshot = out.with_name(f"{out.stem}-{steps}.pth")
+    if not (snapshot.is_file() and trained_steps(snapshot.with_suffix(".json")) == steps):
+        realtime("train", *args, "--out", str(snapshot), "--steps", str(steps),
+                 "--resume", str(checkpoint))  # fmt: skip
+    return snapshot
+
+
+def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) -> Path:
     dataset = training_folder(shared, work)
     preview = ["--preview-image", str(shared / "data/samples/amber.jpg"), "--num-workers", "1"]
     identity = _train(
@@ -149,17 +162,20 @@ def train(recipe: Recipe, shared: Path, work: Path) -> Path:
     paintings = [
         arg for s in STYLES for arg in ("--style-image", str(shared / f"data/styles/{s}.jpg"))
     ]
-    return _train(
-        work / "multi.pth",
-        recipe.steps,
-        [*paintings, "--dataset", str(dataset), "--init", str(identity),
+    multi_args = [*paintings, "--dataset", str(dataset), "--init", str(identity),
          "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
          "--style-size", str(recipe.style_size),
          "--content-loss", "cosine", "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
          "--content-weight", str(recipe.content_weight),
          "--style-weight", str(recipe.style_weight),
-         "--keep-checkpoints", "100", *recipe.common(), *preview],
-    )  # fmt: skip
+         "--keep-checkpoints", "100", *recipe.common(), *preview]  # fmt: skip
+    out = work / "multi.pth"
+    if steps is not None and steps != recipe.steps:
+        snapshot = _snapshot(out, steps, multi_args)
+        if snapshot is not None:
+            return snapshot
+        out = work / f"multi-{steps}.pth"
+    return _train(out, steps or recipe.steps, multi_args)
 
 
 def evaluate(image: Path, style: str, shared: Path, photo: Path | None = None) -> dict[str, float]:
@@ -180,7 +196,9 @@ def evaluate(image: Path, style: str, shared: Path, photo: Path | None = None) -
     }
 
 
-def build(style: str, multi: Path, recipe_name: str, shared: Path, work: Path) -> dict:
+def build(
+    style: str, multi: Path, recipe_name: str, shared: Path, work: Path, steps: int | None = None
+) -> dict:
     onnx_path = work / f"{style}.onnx"
     realtime("export", "--fp16", "--style", style, str(multi), str(onnx_path))
     amber_in = shared / "data/samples/amber.jpg"
@@ -215,7 +233,7 @@ def build(style: str, multi: Path, recipe_name: str, shared: Path, work: Path) -
     card["retrain"] = {
         "recipe": recipe_name,
         "command": "python scripts/retrain_bundled_styles.py --shared ../shared "
-        f"--recipe {recipe_name}",
+        f"--recipe {recipe_name}" + (f" --steps {steps}" if steps else "") + f" --styles {style}",
     }
     card["shipped"] = {"precision": "fp16", "exported_from": f"{multi.name} --style {style}"}
     (work / f"{style}.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
@@ -279,6 +297,17 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bundled")
     parser.add_argument("--train-only", action="store_true", help="stop after training")
     parser.add_argument("--no-install", action="store_true", help="leave the package alone")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="ship the multi-style network at this step (the main run's checkpoint of that "
+        "step when there is one) instead of the recipe's last",
+    )
+    parser.add_argument(
+        "--styles",
+        default=",".join(STYLES),
+        help="build and install only these (comma-separated); default: all four",
+    )
     args = parser.parse_args()
     missing = [
         p
@@ -288,10 +317,17 @@ def main() -> None:
     if missing:
         parser.error(f"{args.shared} lacks {', '.join(missing)}; give --shared PATH")
     args.work.mkdir(parents=True, exist_ok=True)
-    multi = train(RECIPES[args.recipe], args.shared, args.work)
+    styles = args.styles.split(",")
+    unknown = sorted(set(styles) - set(STYLES))
+    if unknown:
+        parser.error(f"unknown style(s) {', '.join(unknown)}; the bundled ones are {STYLES}")
+    multi = train(RECIPES[args.recipe], args.shared, args.work, args.steps)
     if args.train_only:
         return
-    cards = {style: build(style, multi, args.recipe, args.shared, args.work) for style in STYLES}
+    cards = {
+        style: build(style, multi, args.recipe, args.shared, args.work, args.steps)
+        for style in styles
+    }
     if not args.no_install:
         for style, card in cards.items():
             install(style, card, args.work)
