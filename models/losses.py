@@ -122,6 +122,7 @@ class PerceptualLoss(nn.Module):
         style_layers: Sequence[str] = STYLE_LAYERS,
         style_layer_weights: Mapping[str, float] | None = None,
         content_loss: str = "mse",
+        pixel_weight: float = 0.0,
     ) -> None:
         super().__init__()
         if content_loss not in CONTENT_LOSSES:
@@ -144,6 +145,7 @@ class PerceptualLoss(nn.Module):
         self.content_weight = content_weight
         self.style_weights = torch.tensor(weights_per_style)
         self.tv_weight = tv_weight
+        self.pixel_weight = pixel_weight
         self.content_kind = content_loss
         self.content_layers = () if content_loss == "pixel" else tuple(content_layers)
         self.style_layers = tuple(style_layers) if any(weights_per_style) else ()
@@ -189,6 +191,8 @@ class PerceptualLoss(nn.Module):
         # Computed even at weight 0: it is cheap and worth logging.
         tv = total_variation(output)
         total = self.content_weight * c_loss + weighted_style + self.tv_weight * tv
+        if self.pixel_weight:
+            total = total + self.pixel_weight * pixel_loss(output, content)
         return LossTerms(total=total, content=c_loss, style=s_loss, tv=tv)
 
     def _content(

@@ -33,6 +33,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from models import add_style
 from models.data import AugmentedImageStream, ImageFolder, find_images, load_image_tensor
+from models.distill import load_teacher
 from models.losses import PerceptualLoss
 from models.model_card import training_card
 from models.style_norm import num_styles_of_state
@@ -127,6 +128,7 @@ def _validate(config: TrainConfig) -> None:
         if not value >= 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
     _validate_styles(config)
+    _validate_teacher(config)
     _validate_layers(config)
     if not config.lr > 0:
         raise UserError(f"--lr must be positive, got {config.lr}")
@@ -142,6 +144,22 @@ def _validate(config: TrainConfig) -> None:
         raise UserError(f"--scale-jitter must be at least 1, got {config.jitter_max}")
     if config.out.suffix != ".pth":
         raise UserError(f"--out must end in .pth, got {config.out}; e.g. --out mosaic.pth")
+
+
+def _validate_teacher(config: TrainConfig) -> None:
+    if not config.pixel_weight >= 0:
+        raise UserError(f"--pixel-weight must be 0 or more, got {config.pixel_weight}")
+    if config.teacher is None:
+        if config.teacher_style is not None:
+            raise UserError("--teacher-style goes with --teacher NET.pth, the network to distil")
+        return
+    if not config.teacher.is_file():
+        raise UserError(f"teacher network not found: {config.teacher}")
+    if config.num_styles or any(config.style_weights()):
+        raise UserError(
+            "--teacher distils a trained network's painting: give no --style-image and "
+            "--style-weight 0"
+        )
 
 
 def _validate_styles(config: TrainConfig) -> None:
@@ -413,6 +431,7 @@ class _Run:
     # --add-style: the base network and its card's styles, to which the new style is added.
     base: dict[str, torch.Tensor] | None = None
     base_styles: list[dict[str, Any]] | None = None
+    teacher: torch.nn.Module | None = None  # distillation: its output is the content target
     window: deque[dict[str, float]] = field(default_factory=lambda: deque(maxlen=SMOOTHING_STEPS))
 
     def autocast(self) -> torch.autocast:
@@ -529,6 +548,7 @@ def _start(
                 zip(STYLE_LAYER_NAMES, config.style_layer_weights, strict=True)
             ),
             content_loss=config.content_loss,
+            pixel_weight=config.pixel_weight,
         ),
         use_amp=use_amp,
         step=start_step,
@@ -536,6 +556,11 @@ def _start(
         vgg_identity=vgg_identity,
         base=base,
         base_styles=base_styles,
+        teacher=(
+            load_teacher(config.teacher, config.teacher_style, device)
+            if config.teacher is not None
+            else None
+        ),
     )
     if ckpt is not None:
         _warn_recipe_changes(ckpt.get("config", {}), config, resume_path)
@@ -648,7 +673,11 @@ def _step(run: _Run, crops: torch.Tensor, style_index: torch.Tensor) -> dict[str
     style = run.style_onehot(style_index)
     with run.autocast():
         output = run.model(crops) if style is None else run.model(crops, style)
-        terms = run.loss_fn(output, crops, style_index.to(run.device))
+        target = crops
+        if run.teacher is not None:
+            with torch.no_grad():
+                target = run.teacher(crops).clamp(0, 255)
+        terms = run.loss_fn(output, target, style_index.to(run.device))
     run.scaler.scale(terms.total).backward()
     run.scaler.step(run.optimizer)  # skipped by the scaler when gradients are not finite
     run.scaler.update()

@@ -65,6 +65,14 @@ class TrainConfig:
     # style's norm rows train, every shared weight stays as it is (Dumoulin et al.'s
     # fine-tuning). The result is the base with one more style.
     base: Path | None = None
+    # Distillation: the content target is this trained network's output on each crop instead
+    # of the crop itself (a .pth; a multi-style one paints ``teacher_style``). The student
+    # learns the teacher's painting without Gram targets: give no style image, style weight 0.
+    teacher: Path | None = None
+    teacher_style: str | None = None
+    # A pixel term (mean squared, on the 0-1 scale) against the content target, added to the
+    # content loss: for distillation, the teacher's exact colours.
+    pixel_weight: float = 0.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # float16 autocast + GradScaler on CUDA; CPU always runs float32

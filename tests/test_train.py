@@ -650,3 +650,45 @@ def test_resume_moves_a_one_group_optimiser_state_into_todays_groups() -> None:
     other["param_groups"][0]["params"] = other["param_groups"][0]["params"][:-1]
     with pytest.raises(UserError, match="--init CHECKPOINT"):
         _regrouped(other, model, new)
+
+
+def test_a_lite_student_learns_its_teachers_painting(
+    straight: TrainResult, files: Files, tmp_path: Path
+) -> None:
+    from models.distill import load_teacher
+
+    teacher = load_teacher(straight.model_path, None, torch.device("cpu"))
+    photo = torch.rand(1, 3, 48, 40) * 255
+    with torch.no_grad():
+        painted = teacher(photo).clamp(0, 255)
+
+    def distance(student: Path | None) -> float:
+        net = load_transformer_net(student) if student else build_network("lite").eval()
+        with torch.no_grad():
+            return float((net(photo).clamp(0, 255) - painted).abs().mean())
+
+    out = tmp_path / "student.pth"
+    config = _config(
+        files, out, style_images=(), style_weight=(0.0,), arch="lite", teacher=straight.model_path,
+        content_loss="pixel", content_weight=1.0, steps=30, lr=1e-2, preview_every=0,
+        checkpoint_every=0,
+    )  # fmt: skip
+    result = _quiet_train(config)
+    card = json.loads(result.card_path.read_text())
+    assert card["recipe"]["teacher"] == str(straight.model_path)
+    assert distance(out) < 0.8 * distance(None)
+
+
+def test_teacher_errors(straight: TrainResult, files: Files, tmp_path: Path) -> None:
+    out = tmp_path / "student.pth"
+    with pytest.raises(UserError, match="give no --style-image"):
+        _quiet_train(_config(files, out, teacher=straight.model_path))
+    no_style = {"style_images": (), "style_weight": (0.0,), "arch": "lite"}
+    with pytest.raises(UserError, match="single-style network; drop the option"):
+        _quiet_train(
+            _config(files, out, teacher=straight.model_path, teacher_style="candy", **no_style)
+        )
+    with pytest.raises(UserError, match="teacher network not found"):
+        _quiet_train(_config(files, out, teacher=tmp_path / "none.pth", **no_style))
+    with pytest.raises(UserError, match="--teacher-style goes with --teacher"):
+        _quiet_train(_config(files, out, teacher_style="candy", **no_style))

@@ -205,6 +205,25 @@ def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
         help="start from these weights instead of random ones (a network of the same "
         "architecture; a single-style one may start every style of a multi-style one)",
     )
+    group.add_argument(
+        "--teacher",
+        type=Path,
+        metavar="NET.pth",
+        help="distil this trained network: its output on each crop is the content target "
+        "(no --style-image, --style-weight 0)",
+    )
+    group.add_argument(
+        "--teacher-style",
+        metavar="NAME",
+        help="with a multi-style --teacher: the style it paints",
+    )
+    group.add_argument(
+        "--pixel-weight",
+        type=float,
+        default=d.pixel_weight,
+        help="a pixel term against the content target, added to the content loss "
+        "(default %(default)s)",
+    )
     group.add_argument("--seed", type=int, default=d.seed, help="default %(default)s")
 
 
@@ -288,6 +307,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr_schedule=args.lr_schedule,
         arch=args.arch,
         init=args.init,
+        teacher=args.teacher,
+        teacher_style=args.teacher_style,
+        pixel_weight=args.pixel_weight,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
