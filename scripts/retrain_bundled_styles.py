@@ -21,7 +21,11 @@ It runs the user-facing commands, so what ships is exactly what a user can repro
    ``evaluation`` and in docs/STYLES.md.
 6. Unless ``--no-install``: copies ``NAME.onnx`` and its card into
    ``realtime/bundled_styles/`` and redraws ``docs/styles-grid.jpg``
-   (painting | photo | reference | ours).
+   (painting | photo | reference | ours | ours, lite).
+
+``--lite`` builds ``NAME-lite`` instead: the lite network distilled from the multi-style
+network's NAME (``realtime train --arch lite --teacher multi.pth --teacher-style NAME``),
+exported, scored like the others and also against the full network's output.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class Recipe:
     style_weight: float
     lr: float
     checkpoint_every: int
+    # NAME-lite, distilled from the multi-style network's NAME.
+    lite_steps: int
+    lite_content_weight: float
+    lite_pixel_weight: float
 
     def common(self) -> list[str]:
         return [
@@ -96,6 +104,9 @@ RECIPES = {
         style_weight=5.0,
         lr=1e-3,
         checkpoint_every=500,
+        lite_steps=1500,
+        lite_content_weight=1.0,
+        lite_pixel_weight=20.0,
     ),
 }
 
@@ -197,25 +208,40 @@ def evaluate(image: Path, style: str, shared: Path, photo: Path | None = None) -
 
 
 def build(
-    style: str, multi: Path, recipe_name: str, shared: Path, work: Path, steps: int | None = None
+    style: str,
+    multi: Path,
+    recipe_name: str,
+    shared: Path,
+    work: Path,
+    steps: int | None = None,
+    student: Path | None = None,
 ) -> dict:
-    onnx_path = work / f"{style}.onnx"
-    realtime("export", "--fp16", "--style", style, str(multi), str(onnx_path))
+    """Export, evaluate and card ``style``: from the multi-style network ``multi``, or the
+    lite ``student`` distilled from it (then named NAME-lite and also scored against the
+    full network's own output, which is what it learned)."""
+    name = f"{style}-lite" if student else style
+    onnx_path = work / f"{name}.onnx"
+    if student:
+        realtime("export", "--fp16", str(student), str(onnx_path))
+    else:
+        realtime("export", "--fp16", "--style", style, str(multi), str(onnx_path))
     amber_in = shared / "data/samples/amber.jpg"
-    amber = work / f"{style}-amber.jpg"
+    amber = work / f"{name}-amber.jpg"
     realtime("image", str(amber_in), str(amber), "--style", str(onnx_path), "--device", "cpu")
     held_out = []
-    for name in HOLDOUT:
-        photo = shared / "data/content/train" / name
-        out = work / f"{style}-{Path(name).stem}.jpg"
+    for photo_name in HOLDOUT:
+        photo = shared / "data/content/train" / photo_name
+        out = work / f"{name}-{Path(photo_name).stem}.jpg"
         realtime("image", str(photo), str(out), "--style", str(onnx_path), "--device", "cpu")
         held_out.append(evaluate(out, style, shared, photo))
     reference = shared / "data/samples" / f"amber-{style}.reference.jpg"
-    card = json.loads(multi.with_suffix(".json").read_text(encoding="utf-8"))
-    card = {k: v for k, v in card.items() if k != "styles"} | {"name": style}
+    multi_card = json.loads(multi.with_suffix(".json").read_text(encoding="utf-8"))
+    source = student or multi
+    card = json.loads(source.with_suffix(".json").read_text(encoding="utf-8"))
+    card = {k: v for k, v in card.items() if k != "styles"} | {"name": name}
     card["style_image"] = next(
         {k: v for k, v in s.items() if k != "name"}
-        for s in json.loads(multi.with_suffix(".json").read_text(encoding="utf-8"))["styles"]
+        for s in multi_card["styles"]
         if s["name"] == style
     ) | {"source": STYLE_SOURCE}
     card["multi_style"] = {"network": multi.name, "styles": list(STYLES)}
@@ -230,14 +256,39 @@ def build(
         },
         "held_out_photos": list(HOLDOUT),
     }
+    if student:
+        card["evaluation"]["full_network"] = evaluate(work / f"{style}-amber.jpg", style, shared)
     card["retrain"] = {
         "recipe": recipe_name,
         "command": "python scripts/retrain_bundled_styles.py --shared ../shared "
-        f"--recipe {recipe_name}" + (f" --steps {steps}" if steps else "") + f" --styles {style}",
-    }
-    card["shipped"] = {"precision": "fp16", "exported_from": f"{multi.name} --style {style}"}
-    (work / f"{style}.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+        f"--recipe {recipe_name}" + (f" --steps {steps}" if steps else "")
+        + (" --lite" if student else "") + f" --styles {style}",
+    }  # fmt: skip
+    exported = f"{student.name}, distilled from {multi.name} --style {style}" if student else (
+        f"{multi.name} --style {style}"
+    )  # fmt: skip
+    card["shipped"] = {"precision": "fp16", "exported_from": exported}
+    (work / f"{name}.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return card
+
+
+def distil(style: str, multi: Path, recipe: Recipe, shared: Path, work: Path) -> Path:
+    """NAME-lite: the lite network trained to reproduce ``multi``'s ``style`` (the teacher's
+    output is the content target: a pixel term and a light perceptual one, no Gram)."""
+    dataset = training_folder(shared, work)
+    return _train(
+        work / "lite" / f"{style}-lite.pth",
+        recipe.lite_steps,
+        ["--arch", "lite", "--teacher", str(multi), "--teacher-style", style,
+         "--style-weight", "0", "--content-loss", "cosine",
+         "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
+         "--content-weight", str(recipe.lite_content_weight),
+         "--pixel-weight", str(recipe.lite_pixel_weight),
+         "--dataset", str(dataset),
+         "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
+         *recipe.common(), "--preview-image", str(shared / "data/samples/amber.jpg"),
+         "--num-workers", "1"],
+    )  # fmt: skip
 
 
 def install(style: str, card: dict, work: Path) -> None:
@@ -247,8 +298,9 @@ def install(style: str, card: dict, work: Path) -> None:
 
 
 def draw_grid(shared: Path, work: Path, path: Path, cell: int = 320) -> None:
-    """painting | photo | reference | ours, one row per style."""
+    """painting | photo | reference | ours (| ours, lite), one row per style."""
     rows = []
+    lite = any((work / f"{style}-lite-amber.jpg").is_file() for style in STYLES)
     for style in STYLES:
         files = [
             shared / "data/styles" / f"{style}.jpg",
@@ -258,8 +310,13 @@ def draw_grid(shared: Path, work: Path, path: Path, cell: int = 320) -> None:
         ]
         if not files[-1].is_file():
             continue
+        if lite:
+            files.append(work / f"{style}-lite-amber.jpg")
         cells = []
         for file in files:
+            if not file.is_file():  # no lite network for this style yet
+                cells.append(np.full((cell, cell, 3), 255, np.uint8))
+                continue
             with Image.open(file) as img:
                 img = img.convert("RGB")
                 img.thumbnail((cell, cell), Image.LANCZOS)
@@ -304,6 +361,12 @@ def main() -> None:
         "step when there is one) instead of the recipe's last",
     )
     parser.add_argument(
+        "--lite",
+        action="store_true",
+        help="build NAME-lite for each style instead: the lite network distilled from the "
+        "multi-style network's NAME, which must be built already (its amber output is compared)",
+    )
+    parser.add_argument(
         "--styles",
         default=",".join(STYLES),
         help="build and install only these (comma-separated); default: all four",
@@ -324,13 +387,17 @@ def main() -> None:
     multi = train(RECIPES[args.recipe], args.shared, args.work, args.steps)
     if args.train_only:
         return
+    recipe = RECIPES[args.recipe]
     cards = {
-        style: build(style, multi, args.recipe, args.shared, args.work, args.steps)
+        (f"{style}-lite" if args.lite else style): build(
+            style, multi, args.recipe, args.shared, args.work, args.steps,
+            distil(style, multi, recipe, args.shared, args.work) if args.lite else None,
+        )
         for style in styles
-    }
+    }  # fmt: skip
     if not args.no_install:
-        for style, card in cards.items():
-            install(style, card, args.work)
+        for name, card in cards.items():
+            install(name, card, args.work)
         draw_grid(args.shared, args.work, ROOT / "docs" / "styles-grid.jpg")
     print(table(cards))
 
