@@ -272,6 +272,22 @@ def build(
     return card
 
 
+def build_paintings(multi: Path, recipe_name: str, work: Path, steps: int | None) -> dict:
+    """``paintings``: the multi-style network itself, its style mix an input of the graph,
+    so ``--style mosaic:0.7,candy:0.3`` works out of the box."""
+    onnx_path = work / "paintings.onnx"
+    realtime("export", "--fp16", "--style-name", "paintings", str(multi), str(onnx_path))
+    card = json.loads(onnx_path.with_suffix(".json").read_text(encoding="utf-8"))
+    card["retrain"] = {
+        "recipe": recipe_name,
+        "command": "python scripts/retrain_bundled_styles.py --shared ../shared "
+        f"--recipe {recipe_name}" + (f" --steps {steps}" if steps else ""),
+    }
+    card["shipped"] = {"precision": "fp16", "exported_from": multi.name}
+    (work / "paintings.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    return card
+
+
 def distil(style: str, multi: Path, recipe: Recipe, shared: Path, work: Path) -> Path:
     """NAME-lite: the lite network trained to reproduce ``multi``'s ``style`` (the teacher's
     output is the content target: a pixel term and a light perceptual one, no Gram)."""
@@ -395,8 +411,13 @@ def main() -> None:
         )
         for style in styles
     }  # fmt: skip
+    if not args.lite:
+        cards_to_install = {**cards, "paintings": build_paintings(
+            multi, args.recipe, args.work, args.steps)}  # fmt: skip
+    else:
+        cards_to_install = cards
     if not args.no_install:
-        for name, card in cards.items():
+        for name, card in cards_to_install.items():
             install(name, card, args.work)
         draw_grid(args.shared, args.work, ROOT / "docs" / "styles-grid.jpg")
     print(table(cards))
