@@ -253,7 +253,14 @@ def test_the_real_bundle_ships_mosaic_lite_with_its_card():
     assert entry.origin == "bundled" and info.arch == ARCH_LITE and info.precision == "fp16"
     card = entry.card
     assert card["arch"] == "TransformerNet-lite" and card["steps"] > 0
-    assert set(card["evaluation"]["ours"]) == {"style_distance", "content_distance"}
+    assert set(card["evaluation"]["ours"]) == {
+        "style_distance",
+        "content_distance",
+        "edge_correlation",
+    }
+    # Distilled from the full network's mosaic: its card says from what, scored against it too.
+    assert "distilled from" in card["shipped"]["exported_from"]
+    assert set(card["evaluation"]["full_network"]) == set(card["evaluation"]["ours"])
     frame = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     out = OnnxStylizer(entry.path, ENGINE)(frame)
     assert out.shape == frame.shape and np.mean(np.abs(out.astype(int) - frame)) > 10
