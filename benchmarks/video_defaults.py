@@ -18,10 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from encode_settings import decoded as frames  # noqa: E402
 from encode_settings import ssim_luma  # noqa: E402  (this script's folder)
 
 CASES = (
@@ -30,11 +30,6 @@ CASES = (
     ("realshort.mp4", "mosaic", []),
     ("cockatoo.mp4", "mosaic", ["--size", "480"]),
 )
-
-
-def frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
 def main() -> None:

@@ -34,8 +34,11 @@ from export.metadata import (
     write_metadata,
 )
 from export.verify import PARITY_SIZES, ParityResult, SessionFactory, check_parity
-from models.style_norm import single_style_state
-from models.transformer_net import MIN_SIDE, build_network, load_transformer_net
+from models.transformer_net import (
+    MIN_SIDE,
+    load_transformer_net,
+    one_style_network,
+)
 from realtime.core import model_io
 from realtime.core.cards import card_path_for, card_styles, read_card, write_card
 from realtime.core.errors import UserError
@@ -344,7 +347,8 @@ def export_checkpoint(
                 f"{pth_path.name} has no style {style!r}; its styles are "
                 f"{', '.join(styles) or 'unknown (its card NAME.json is missing)'}"
             )
-        model, card = _one_style(model, card, styles.index(style)), _style_card(card, style)
+        model = one_style_network(model, styles.index(style))
+        card = _style_card(card, style)
         style_name = style_name or style
     elif style is not None and not getattr(model, "num_styles", None):
         raise UserError(f"{pth_path.name} holds one style; drop --style {style}")
@@ -363,16 +367,6 @@ def export_checkpoint(
         # together, a multi-style network is listed with the styles it mixes.
         write_card(card_path_for(onnx_path), card)
     return report
-
-
-def _one_style(model: nn.Module, card: dict[str, Any] | None, index: int) -> nn.Module:
-    """Style ``index`` of a multi-style network, as the single-style network it is."""
-    state = model.state_dict()
-    weights = torch.zeros(model.num_styles)
-    weights[index] = 1.0
-    single = build_network("full")
-    single.load_state_dict(single_style_state(state, weights))
-    return single.eval()
 
 
 def _style_card(card: dict[str, Any] | None, style: str) -> dict[str, Any] | None:

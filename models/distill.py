@@ -12,8 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.style_norm import num_styles_of_state, single_style_state
-from models.transformer_net import build_network, load_state, load_transformer_net
+from models.transformer_net import load_transformer_net, one_style_network
 from realtime.core.cards import card_styles, read_card
 from realtime.core.errors import UserError
 
@@ -21,13 +20,12 @@ from realtime.core.errors import UserError
 def load_teacher(path: Path, style: str | None, device: torch.device) -> nn.Module:
     """The teacher network at ``path`` (a .pth), frozen, in eval mode. A multi-style teacher
     paints ``style``, one of the names its card lists."""
-    styles = num_styles_of_state(load_state(path))
-    if not styles:
+    teacher = load_transformer_net(path)  # one line naming the problem if it is not one
+    if not getattr(teacher, "num_styles", None):
         if style is not None:
             raise UserError(
                 f"--teacher-style {style}: {path.name} is a single-style network; drop the option"
             )
-        teacher = load_transformer_net(path)
     else:
         names = card_styles(read_card(path))
         if style not in names:
@@ -35,10 +33,7 @@ def load_teacher(path: Path, style: str | None, device: torch.device) -> nn.Modu
                 f"{path.name} paints several styles; choose one with --teacher-style "
                 f"({', '.join(names) or 'its card NAME.json, which lists them, is missing'})"
             )
-        weights = torch.zeros(styles)
-        weights[names.index(style)] = 1.0
-        teacher = build_network("full")
-        teacher.load_state_dict(single_style_state(load_state(path), weights))
+        teacher = one_style_network(teacher, names.index(style))
     teacher = teacher.to(device).eval()
     for param in teacher.parameters():
         param.requires_grad_(False)

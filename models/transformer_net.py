@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.style_norm import apply_norm, make_norm, num_styles_of_state
+from models.style_norm import apply_norm, make_norm, num_styles_of_state, single_style_state
 from realtime.core.errors import UserError
 from realtime.core.model_io import MIN_SIDE
 
@@ -204,3 +204,12 @@ def load_transformer_net(path: Path) -> nn.Module:
     model = build_network(arch, num_styles_of_state(state))
     model.load_state_dict(state)
     return model.eval()
+
+
+def one_style_network(model: nn.Module, index: int) -> nn.Module:
+    """Style ``index`` of a multi-style network, as the single-style network it is."""
+    weights = torch.zeros(model.num_styles)
+    weights[index] = 1.0
+    single = build_network("full")
+    single.load_state_dict(single_style_state(model.state_dict(), weights))
+    return single.eval()
