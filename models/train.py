@@ -127,8 +127,8 @@ def _validate(config: TrainConfig) -> None:
     ):
         if not value >= 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
+    _validate_teacher(config)  # first: with a teacher, the style checks' advice does not apply
     _validate_styles(config)
-    _validate_teacher(config)
     _validate_layers(config)
     if not config.lr > 0:
         raise UserError(f"--lr must be positive, got {config.lr}")
@@ -523,6 +523,13 @@ def _start(
     if base is not None and ckpt is None:
         init_state = add_style.starting_state(base)
 
+    # Read before VGG (a bad teacher fails in seconds) and before seeding (the student's
+    # starting weights do not depend on whether there is a teacher).
+    teacher = (
+        load_teacher(config.teacher, config.teacher_style, device)
+        if config.teacher is not None
+        else None
+    )
     _seed_everything(config.seed)
     vgg, vgg_identity = _load_vgg(config, device)
     model = build_network(config.arch, _num_styles(config)).to(device)
@@ -556,11 +563,7 @@ def _start(
         vgg_identity=vgg_identity,
         base=base,
         base_styles=base_styles,
-        teacher=(
-            load_teacher(config.teacher, config.teacher_style, device)
-            if config.teacher is not None
-            else None
-        ),
+        teacher=teacher,
     )
     if ckpt is not None:
         _warn_recipe_changes(ckpt.get("config", {}), config, resume_path)
