@@ -175,6 +175,37 @@ def test_webcam_morphs_to_a_style_live(mixable, tmp_path, monkeypatch, capsys) -
     assert "no style 'mosaic' to mix" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("start", ["dots:0.7,waves:0.3", "pair"])
+def test_webcam_morphs_from_a_mix_or_from_the_network_itself(
+    mixable, tmp_path, monkeypatch, capsys, start
+) -> None:
+    """A mix, or the multi-style network's own name, is as good a start as one of its styles."""
+    from fixtures_media import make_clip
+
+    monkeypatch.setenv("REALTIME_STYLES_DIR", str(mixable))
+    clip = make_clip(tmp_path / "cam.mp4", 64, 48, 25, rate=25)
+    argv = ["webcam", "--camera", str(clip), "--style", start, "--morph-to", "waves",
+            "--morph-seconds", "0.5", "--no-window", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 0
+    assert "style 'waves'" in capsys.readouterr().err
+
+
+def test_morphing_a_single_style_network_says_what_would(tmp_path, capsys) -> None:
+    from fixtures_media import make_clip
+
+    from realtime.runtime.styles import mixable_spec
+
+    if mixable_spec("mosaic", lite=True):
+        pytest.skip("a bundled lite multi-style network paints mosaic: the morph would run")
+    clip = make_clip(tmp_path / "cam.mp4", 64, 48, 5, rate=25)
+    argv = ["webcam", "--camera", str(clip), "--style", "mosaic", "--morph-to", "candy",
+            "--no-window", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    # The CPU picked mosaic-lite, which no multi-style network paints yet: --arch full does.
+    assert err.startswith("realtime: error: --morph-to") and "--arch full" in err
+
+
 @pytest.mark.parametrize(
     "photo_path", ["samples/amber.jpg", "content/train/curban100-img_010.jpg"]
 )  # amber, and a photo the bundled network never saw (held out of its training)

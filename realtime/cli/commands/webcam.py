@@ -150,6 +150,21 @@ def live_config(args: argparse.Namespace) -> LiveConfig:
     )
 
 
+def _cannot_morph(name: str, lite: bool) -> str:
+    from realtime.runtime.styles import mixable_spec
+
+    if lite and mixable_spec(name, lite=False):
+        return (
+            f"--morph-to: no lite multi-style network paints {name!r}, and the lite network "
+            "was chosen for this CPU; --arch full morphs with the full one (about 1 fps at "
+            "640x360 on a CPU; --size 320 is faster)"
+        )
+    return (
+        f"--morph-to needs a multi-style network that paints {name!r} ('realtime styles' "
+        "lists the MIXES)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from realtime.app.build import build_processor, choose_style, open_stylizer, temporal_maker
     from realtime.cli.wiring import pth_exporter
@@ -174,13 +189,10 @@ def run(args: argparse.Namespace) -> int:
     # A style a multi-style network paints is run by that network: then n/p, m and [/] mix
     # and switch without any reload (the single-style file is the same row of it).
     style_ref = mixable_spec(name, lite) or name
-    if args.morph_to is not None and style_ref == name:
-        raise UserError(
-            f"--morph-to needs a multi-style network that paints {name!r} ('realtime styles' "
-            "lists the MIXES)"
-        )
     stylizer, style = open_stylizer(style_ref, config.engine, exporter, lite=lite)
     mixer = Mixer(stylizer, args.morph_seconds) if stylizer.styles else None
+    if args.morph_to is not None and mixer is None:
+        raise UserError(_cannot_morph(name, lite))
     if mixer is not None and args.morph_to is not None:
         mixer.index(args.morph_to)  # a style it cannot morph to fails now, in one line
 
