@@ -7,7 +7,9 @@ run's latency p50 / p95 and its dropped frames, from the summary line ``realtime
 prints. Pass ``--pause PID`` to stop a background process (a training) while measuring.
 
     python benchmarks/make_webcam_clip.py --shared ../shared --out c360.mp4
-    python benchmarks/live_styles.py --camera c360.mp4 --styles mosaic,candy,udnie,rain-princess
+    python benchmarks/live_styles.py --camera c360.mp4 --styles mosaic candy udnie rain-princess
+
+Other arguments go to ``realtime webcam`` (e.g. ``--size 320 --morph-to candy``).
 """
 
 from __future__ import annotations
@@ -85,7 +87,10 @@ def paused(pid: int | None):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--camera", type=Path, required=True, help="a 640x360 30 fps clip")
-    parser.add_argument("--styles", default="mosaic,candy,udnie,rain-princess")
+    parser.add_argument(
+        "--styles", nargs="+", default=["mosaic", "candy", "udnie", "rain-princess"],
+        help="styles or mixes (a mix has commas: mosaic:1,candy:0)",
+    )  # fmt: skip
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--settle", type=int, default=3, help="reports left out at the start")
@@ -95,7 +100,7 @@ def main() -> None:
           "latency p50 / p95 | dropped |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     with paused(args.pause):
-        for style in args.styles.split(","):
+        for style in args.styles:
             for number in range(1, args.runs + 1):
                 run = run_once(args.camera, style, args.seconds, args.settle, extra)
                 reports = ", ".join(f"{fps:.1f}" for fps in run.fps_reports)
