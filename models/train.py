@@ -182,15 +182,16 @@ def _validate_styles(config: TrainConfig) -> None:
             f"two style images share the name {sorted(n for n in names if names.count(n) > 1)[0]!r}"
             "; styles are named after their files, so rename one"
         )
-    if config.multi_style and config.arch != "full":
-        raise UserError("multi-style networks are built for --arch full only (so far)")
     if config.base is not None:
         if config.num_styles != 1:
             raise UserError("--add-style takes one style image: the one to add to --base")
         if config.init is not None:
             raise UserError("--add-style starts from --base; drop --init")
         if config.arch != "full":
-            raise UserError("--add-style needs a multi-style --arch full network as --base")
+            raise UserError(
+                "--add-style extends --arch full networks only (so far); to add a style to a "
+                "lite one, train it again with every --style-image"
+            )
 
 
 def _validate_layers(config: TrainConfig) -> None:

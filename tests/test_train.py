@@ -692,3 +692,20 @@ def test_teacher_errors(straight: TrainResult, files: Files, tmp_path: Path) -> 
         _quiet_train(_config(files, out, teacher=tmp_path / "none.pth", **no_style))
     with pytest.raises(UserError, match="--teacher-style goes with --teacher"):
         _quiet_train(_config(files, out, teacher_style="candy", **no_style))
+
+
+# ----------------------------------------------------------------------------- multi-style lite
+
+
+def test_lite_arch_trains_several_styles(files: Files, tmp_path: Path) -> None:
+    styles = (files.style, _second_style(files))
+    config = _config(
+        files, tmp_path / "lite-multi.pth", arch="lite", style_images=styles, steps=2,
+        checkpoint_every=0, preview_every=0,
+    )  # fmt: skip
+    result = _quiet_train(config)
+    model = load_transformer_net(result.model_path)
+    assert type(model) is type(build_network("lite")) and model.num_styles == 2
+    card = json.loads(result.card_path.read_text())
+    assert card["arch"] == "TransformerNet-lite"
+    assert [s["name"] for s in card["styles"]] == ["style", "other"]

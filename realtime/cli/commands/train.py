@@ -88,8 +88,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "--add-style",
         type=Path,
         metavar="IMAGE",
-        help="a painting to add as one more style to the multi-style network --base: only "
-        "its norm parameters train (instead of --style-image)",
+        help="a painting to add as one more style to the multi-style network --base (--arch "
+        "full only): only its norm parameters train (instead of --style-image)",
     )
     group.add_argument(
         "--base",
