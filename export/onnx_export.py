@@ -36,6 +36,7 @@ from export.metadata import (
 from export.verify import PARITY_SIZES, ParityResult, SessionFactory, check_parity
 from models.transformer_net import (
     MIN_SIDE,
+    arch_of,
     load_transformer_net,
     one_style_network,
 )
@@ -98,9 +99,9 @@ class ExportReport:
 
 
 def min_side_of(model: nn.Module) -> int:
-    from models.lite_net import LITE_MIN_SIDE, LiteTransformerNet
+    from models.lite_net import LITE_MIN_SIDE
 
-    return LITE_MIN_SIDE if isinstance(model, LiteTransformerNet) else MIN_SIDE
+    return LITE_MIN_SIDE if arch_of(model) == "lite" else MIN_SIDE
 
 
 def torch_to_onnx(model: nn.Module, io: str = "float32") -> onnx.ModelProto:
@@ -268,9 +269,7 @@ def export_model(
     precision = "fp16" if fp16 else "fp32"
     if fp16:
         proto = convert_to_fp16(proto)
-    from models.lite_net import LiteTransformerNet
-
-    arch = model_io.ARCHS["lite" if isinstance(model, LiteTransformerNet) else "full"]
+    arch = model_io.ARCHS[arch_of(model)]
     styles = card_styles(card) if getattr(model, "num_styles", None) else None
     if styles is not None and len(styles) != model.num_styles:
         raise UserError(

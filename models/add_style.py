@@ -32,7 +32,10 @@ def load_base(path: Path, arch: str) -> dict[str, torch.Tensor]:
         )
     expected = build_network(arch, styles).state_dict()
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
-        raise UserError(f"--base {path} is not a multi-style {arch} network; give one")
+        raise UserError(
+            f"--base {path} is not a multi-style {arch} network; give one (--add-style "
+            "extends full networks only, so far)"
+        )
     return state
 
 

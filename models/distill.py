@@ -3,11 +3,17 @@
 The student learns to reproduce the teacher's output on the training crops: the teacher's
 output becomes the content target of the loss (``models.train``), so no Gram target is
 needed and the student inherits a style the teacher already paints well.
+
+A multi-style teacher is distilled one style at a time (``--teacher-style``: a single-style
+student) or whole: the student gets the teacher's styles, named as its card names them, and
+each crop is painted by the teacher in the style the student is learning on that crop.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -15,26 +21,83 @@ from torch import nn
 from models.transformer_net import load_transformer_net, one_style_network
 from realtime.core.cards import card_styles, read_card
 from realtime.core.errors import UserError
+from realtime.core.files import sha256_file
 
 
-def load_teacher(path: Path, style: str | None, device: torch.device) -> nn.Module:
+@dataclass(frozen=True)
+class Teacher:
+    """A frozen teacher network and what the student learns from it."""
+
+    path: Path
+    net: nn.Module
+    card: dict[str, Any] | None
+    # A multi-style teacher distilled whole: its style names, in its style input's order;
+    # () when it paints one style (a single-style network, or one picked by --teacher-style).
+    styles: tuple[str, ...] = ()
+    style: str | None = None  # --teacher-style: the one style of a multi-style teacher
+
+    @torch.no_grad()
+    def __call__(self, crops: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        """The teacher's painting of ``crops``; ``style`` (N, styles): each crop's style, the
+        student's own style input, for a teacher distilled whole."""
+        return self.net(crops, style) if self.styles else self.net(crops)
+
+    def style_entries(self) -> list[dict[str, Any]]:
+        """The card entries of the styles the student learns (name, painting, ...): the
+        teacher's own, so that the student's card names its styles as the teacher's does."""
+        wanted = list(self.styles) or ([self.style] if self.style else [])
+        entries = {
+            entry["name"]: entry
+            for entry in (self.card or {}).get("styles", [])
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str)
+        }
+        return [dict(entries.get(name, {"name": name})) for name in wanted]
+
+    def provenance(self) -> dict[str, Any]:
+        """What the student's card records of where its painting comes from."""
+        out: dict[str, Any] = {"path": str(self.path), "sha256": sha256_file(self.path)}
+        if self.card and isinstance(self.card.get("name"), str):
+            out["name"] = self.card["name"]
+        if self.styles:
+            out["styles"] = list(self.styles)
+        if self.style is not None:
+            out["style"] = self.style
+        return out
+
+
+def load_teacher(path: Path, style: str | None, device: torch.device) -> Teacher:
     """The teacher network at ``path`` (a .pth), frozen, in eval mode. A multi-style teacher
-    paints ``style``, one of the names its card lists."""
-    teacher = load_transformer_net(path)  # one line naming the problem if it is not one
-    if not getattr(teacher, "num_styles", None):
+    paints ``style``, one of the names its card lists, or all its styles when it is None."""
+    net = load_transformer_net(path)  # one line naming the problem if it is not one
+    card = read_card(path)
+    styles: tuple[str, ...] = ()
+    count = getattr(net, "num_styles", None)
+    if not count:
         if style is not None:
             raise UserError(
                 f"--teacher-style {style}: {path.name} is a single-style network; drop the option"
             )
     else:
-        names = card_styles(read_card(path))
-        if style not in names:
+        names = card_styles(card)
+        if style is None and count == 1 and len(names) == 1:
+            style = names[0]  # its only style: the student is a single-style network of it
+        if style is not None:
+            if style not in names:
+                raise UserError(
+                    f"--teacher-style {style}: {path.name} has no such style; it paints "
+                    f"{', '.join(names) or 'styles its missing card NAME.json would name'}"
+                )
+            net = one_style_network(net, names.index(style))
+        elif len(names) != count:
+            # The student's card must name its styles: the export names its style input so.
             raise UserError(
-                f"{path.name} paints several styles; choose one with --teacher-style "
-                f"({', '.join(names) or 'its card NAME.json, which lists them, is missing'})"
+                f"{path.name} paints {count} styles but its card names {len(names)}; "
+                "distilling them all needs its card NAME.json listing them (or give "
+                "--teacher-style NAME to distil one)"
             )
-        teacher = one_style_network(teacher, names.index(style))
-    teacher = teacher.to(device).eval()
-    for param in teacher.parameters():
+        else:
+            styles = tuple(names)
+    net = net.to(device).eval()
+    for param in net.parameters():
         param.requires_grad_(False)
-    return teacher
+    return Teacher(path=path, net=net, card=card, styles=styles, style=style)

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.style_norm import apply_norm, make_norm
+
 
 @dataclass(frozen=True)
 class LiteSpec:
@@ -78,45 +80,57 @@ class _Conv(nn.Module):
 
 
 class _Residual(nn.Module):
-    def __init__(self, channels: int, separable: bool) -> None:
+    def __init__(self, channels: int, separable: bool, num_styles: int | None = None) -> None:
         super().__init__()
         self.conv1 = _Conv(channels, channels, 3, separable=separable)
-        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.in1 = make_norm(channels, num_styles)
         self.conv2 = _Conv(channels, channels, 3, separable=separable)
-        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.in2 = make_norm(channels, num_styles)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.in2(self.conv2(F.relu(self.in1(self.conv1(x))))) + x
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        y = F.relu(apply_norm(self.in1, self.conv1(x), style))
+        return apply_norm(self.in2, self.conv2(y), style) + x
 
 
 class LiteTransformerNet(nn.Module):
-    """Float RGB [0, 255] NCHW in, same size out, like ``TransformerNet``."""
+    """Float RGB [0, 255] NCHW in, same size out, like ``TransformerNet``; ``num_styles`` None:
+    one style, N: a multi-style network whose forward takes (N, styles) mixing weights beside
+    the image (``models.style_norm``). A single-style network's norms are the plain
+    ``nn.InstanceNorm2d`` they always were, so its state_dict keys and shapes are unchanged."""
 
-    def __init__(self, spec: LiteSpec = LITE_SPEC) -> None:
+    def __init__(self, spec: LiteSpec = LITE_SPEC, num_styles: int | None = None) -> None:
         super().__init__()
         c1, c2, c3 = spec.widths
         self.spec = spec
+        self.num_styles = num_styles
         ends_stride = 2 if spec.half_res_ends else 1
         self.conv1 = _Conv(3, c1, spec.first_kernel, stride=ends_stride)
-        self.in1 = nn.InstanceNorm2d(c1, affine=True)
+        self.in1 = make_norm(c1, num_styles)
         self.conv2 = _Conv(c1, c2, 3, stride=2)
-        self.in2 = nn.InstanceNorm2d(c2, affine=True)
+        self.in2 = make_norm(c2, num_styles)
         self.conv3 = _Conv(c2, c3, 3, stride=2)
-        self.in3 = nn.InstanceNorm2d(c3, affine=True)
-        self.res = nn.Sequential(*(_Residual(c3, spec.separable) for _ in range(spec.res_blocks)))
+        self.in3 = make_norm(c3, num_styles)
+        # A Sequential (not a list of blocks) keeps the shipped checkpoints' "res.N." keys.
+        self.res = nn.Sequential(
+            *(_Residual(c3, spec.separable, num_styles) for _ in range(spec.res_blocks))
+        )
         self.up1 = _Conv(c3, c2, 3, separable=spec.separable)
-        self.in4 = nn.InstanceNorm2d(c2, affine=True)
+        self.in4 = make_norm(c2, num_styles)
         self.up2 = _Conv(c2, c1, 3)
-        self.in5 = nn.InstanceNorm2d(c1, affine=True)
+        self.in5 = make_norm(c1, num_styles)
         self.out = _Conv(c1, 3 * ends_stride**2, spec.last_kernel)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y1 = F.relu(self.in1(self.conv1(x)))
-        y2 = F.relu(self.in2(self.conv2(y1)))
-        y = self.res(F.relu(self.in3(self.conv3(y2))))
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        y1 = F.relu(apply_norm(self.in1, self.conv1(x), style))
+        y2 = F.relu(apply_norm(self.in2, self.conv2(y1), style))
+        y = F.relu(apply_norm(self.in3, self.conv3(y2), style))
+        for block in self.res:
+            y = block(y, style)
         # Upsampling to the encoder stages' exact sizes keeps output size == input size.
-        y = F.relu(self.in4(self.up1(F.interpolate(y, size=y2.shape[-2:], mode="nearest"))))
-        y = F.relu(self.in5(self.up2(F.interpolate(y, size=y1.shape[-2:], mode="nearest"))))
+        y = self.up1(F.interpolate(y, size=y2.shape[-2:], mode="nearest"))
+        y = F.relu(apply_norm(self.in4, y, style))
+        y = self.up2(F.interpolate(y, size=y1.shape[-2:], mode="nearest"))
+        y = F.relu(apply_norm(self.in5, y, style))
         y = self.out(y) * OUTPUT_SCALE + OUTPUT_OFFSET
         if self.spec.half_res_ends:
             # 2 * ceil(side / 2) >= side: drop the extra row/column of odd sizes.

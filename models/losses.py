@@ -173,7 +173,9 @@ class PerceptualLoss(nn.Module):
         """Losses of stylized ``output`` for ``content`` (both N x 3 x H x W in [0, 255]);
         ``style`` (N,) is each image's style index (default: all style 0)."""
         device = output.device
-        if style is None:
+        if style is None or not self.style_layers:
+            # Without a Gram target every style's weight is 0, and a content-only loss has one:
+            # the style indices a distilled multi-style student's crops carry index nothing here.
             style = torch.zeros(output.shape[0], dtype=torch.long, device=device)
         wanted = self.content_layers + self.style_layers
         out_feats = self.vgg(output, wanted) if wanted else {}

@@ -1,5 +1,5 @@
 """Training a TransformerNet for one style image or several (Johnson et al. 2016), with
-normalised losses.
+normalised losses, or distilling a trained one (``models.distill``).
 
 Outputs, for ``--out DIR/NAME.pth``:
 
@@ -21,7 +21,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from models import add_style
 from models.data import AugmentedImageStream, ImageFolder, find_images, load_image_tensor
-from models.distill import load_teacher
+from models.distill import Teacher, load_teacher
 from models.losses import PerceptualLoss
 from models.model_card import training_card
 from models.style_norm import num_styles_of_state
@@ -155,7 +155,7 @@ def _validate_teacher(config: TrainConfig) -> None:
         return
     if not config.teacher.is_file():
         raise UserError(f"teacher network not found: {config.teacher}")
-    if config.num_styles or any(config.style_weights()):
+    if config.style_images or any(config.style_weights()):
         raise UserError(
             "--teacher distils a trained network's painting: give no --style-image and "
             "--style-weight 0"
@@ -164,14 +164,15 @@ def _validate_teacher(config: TrainConfig) -> None:
 
 def _validate_styles(config: TrainConfig) -> None:
     weights = config.style_weight
+    images = len(config.style_images)
     if not weights or not all(w >= 0 for w in weights):
         raise UserError(f"--style-weight must be 0 or more, got {','.join(map(str, weights))}")
-    if len(weights) not in (1, config.num_styles):
+    if len(weights) not in (1, images):
         raise UserError(
-            f"--style-weight has {len(weights)} values for {config.num_styles} style images; "
+            f"--style-weight has {len(weights)} values for {images} style images; "
             "give one for all, or one per --style-image"
         )
-    if config.num_styles == 0 and any(weights):
+    if images == 0 and any(weights):
         raise UserError(
             "no --style-image given; give one (or several for a multi-style network), or "
             "--style-weight 0 to train a network that reproduces its input"
@@ -182,15 +183,16 @@ def _validate_styles(config: TrainConfig) -> None:
             f"two style images share the name {sorted(n for n in names if names.count(n) > 1)[0]!r}"
             "; styles are named after their files, so rename one"
         )
-    if config.multi_style and config.arch != "full":
-        raise UserError("multi-style networks are built for --arch full only (so far)")
     if config.base is not None:
-        if config.num_styles != 1:
+        if images != 1:
             raise UserError("--add-style takes one style image: the one to add to --base")
         if config.init is not None:
             raise UserError("--add-style starts from --base; drop --init")
         if config.arch != "full":
-            raise UserError("--add-style needs a multi-style --arch full network as --base")
+            raise UserError(
+                "--add-style extends --arch full networks only (so far); to add a style to a "
+                "lite one, train it again with every --style-image"
+            )
 
 
 def _validate_layers(config: TrainConfig) -> None:
@@ -310,7 +312,7 @@ def _read_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
         raise UserError(
             f"{path} holds a model of another architecture or number of styles than this run "
-            f"(--arch {config.arch}, {config.num_styles} style images); resume with the "
+            f"(--arch {config.arch}, {config.num_styles} style(s)); resume with the "
             "options it was trained with"
         )
     ckpt["model"] = state
@@ -431,7 +433,7 @@ class _Run:
     # --add-style: the base network and its card's styles, to which the new style is added.
     base: dict[str, torch.Tensor] | None = None
     base_styles: list[dict[str, Any]] | None = None
-    teacher: torch.nn.Module | None = None  # distillation: its output is the content target
+    teacher: Teacher | None = None  # distillation: its output is the content target
     window: deque[dict[str, float]] = field(default_factory=lambda: deque(maxlen=SMOOTHING_STEPS))
 
     def autocast(self) -> torch.autocast:
@@ -495,6 +497,10 @@ def _start(
     not after loading VGG."""
     _validate(config)
     device = resolve_device(config.device)
+    # Read first: a bad teacher fails in seconds (not after VGG), a multi-style one distilled
+    # whole decides the student's styles (which the checkpoint check and every step go by),
+    # and it is built before seeding, so the student's starting weights are as without one.
+    config, teacher = _read_teacher(config, device)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     use_amp = config.amp and device.type == "cuda"
@@ -523,13 +529,6 @@ def _start(
     if base is not None and ckpt is None:
         init_state = add_style.starting_state(base)
 
-    # Read before VGG (a bad teacher fails in seconds) and before seeding (the student's
-    # starting weights do not depend on whether there is a teacher).
-    teacher = (
-        load_teacher(config.teacher, config.teacher_style, device)
-        if config.teacher is not None
-        else None
-    )
     _seed_everything(config.seed)
     vgg, vgg_identity = _load_vgg(config, device)
     model = build_network(config.arch, _num_styles(config)).to(device)
@@ -588,6 +587,14 @@ def _start(
             resumed,
         )
     return run, styles, folder, preview.to(device), resume_path
+
+
+def _read_teacher(config: TrainConfig, device: torch.device) -> tuple[TrainConfig, Teacher | None]:
+    """The teacher (None without one), and the config with the styles it gives the student."""
+    if config.teacher is None:
+        return config, None
+    teacher = load_teacher(config.teacher, config.teacher_style, device)
+    return replace(config, teacher_styles=teacher.styles), teacher
 
 
 def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
@@ -678,8 +685,8 @@ def _step(run: _Run, crops: torch.Tensor, style_index: torch.Tensor) -> dict[str
         output = run.model(crops) if style is None else run.model(crops, style)
         target = crops
         if run.teacher is not None:
-            with torch.no_grad():
-                target = run.teacher(crops).clamp(0, 255)
+            # A teacher distilled whole paints each crop in the style the student learns on it.
+            target = run.teacher(crops, style).clamp(0, 255)
         terms = run.loss_fn(output, target, style_index.to(run.device))
     run.scaler.scale(terms.total).backward()
     run.scaler.step(run.optimizer)  # skipped by the scaler when gradients are not finite
@@ -740,6 +747,7 @@ def _losses_text(losses: dict[str, float]) -> str:
 def train(config: TrainConfig) -> TrainResult:
     """Train (or resume training) a TransformerNet; see the module docstring for outputs."""
     run, styles, folder, preview, _ = _start(config)
+    config = run.config  # with a multi-style teacher's styles filled in
     elapsed = _loop(run, folder, preview)
     if not (config.preview_every and run.step % config.preview_every == 0):
         _save_preview(run, preview, preview_dir_for(config.out) / f"step_{run.step:06d}.jpg")
@@ -765,6 +773,7 @@ def train(config: TrainConfig) -> TrainResult:
         run.use_amp,
         run.vgg_identity,
         base_styles=run.base_styles,
+        teacher=run.teacher,
     )
     write_card(result.card_path, card)
     return result

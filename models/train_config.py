@@ -66,10 +66,16 @@ class TrainConfig:
     # fine-tuning). The result is the base with one more style.
     base: Path | None = None
     # Distillation: the content target is this trained network's output on each crop instead
-    # of the crop itself (a .pth; a multi-style one paints ``teacher_style``). The student
-    # learns the teacher's painting without Gram targets: give no style image, style weight 0.
+    # of the crop itself (a .pth). The student learns the teacher's painting without Gram
+    # targets: give no style image, style weight 0. A multi-style teacher paints
+    # ``teacher_style`` for a single-style student or, without it, every one of its styles
+    # for a student with the same styles (each crop in its own style).
     teacher: Path | None = None
     teacher_style: str | None = None
+    # Not an option: the styles of a multi-style teacher distilled whole, in its style input's
+    # order, which the trainer reads from the teacher's card before building the student. Kept
+    # in the config because they decide the student's number of styles, as style images do.
+    teacher_styles: tuple[str, ...] = ()
     # A pixel term (mean squared, on the 0-1 scale) against the content target, added to the
     # content loss: for distillation, the teacher's exact colours.
     pixel_weight: float = 0.0
@@ -91,7 +97,8 @@ class TrainConfig:
 
     @property
     def num_styles(self) -> int:
-        return len(self.style_images)
+        """The styles the network learns: one per style image, or the teacher's."""
+        return len(self.style_images) or len(self.teacher_styles)
 
     @property
     def multi_style(self) -> bool:
@@ -100,7 +107,7 @@ class TrainConfig:
     def style_weights(self) -> tuple[float, ...]:
         """One weight per style image (the single given weight repeated)."""
         if len(self.style_weight) == 1:
-            return self.style_weight * max(1, self.num_styles)
+            return self.style_weight * max(1, len(self.style_images))
         return self.style_weight
 
     def to_json(self) -> dict[str, Any]:
@@ -131,5 +138,6 @@ class TrainResult:
 
 
 def style_names(config: TrainConfig) -> list[str]:
-    """What each style is called: its painting's file name without the suffix."""
-    return [Path(path).stem for path in config.style_images]
+    """What each style is called: its painting's file name without the suffix, or for a
+    distilled multi-style teacher the names its card gives them."""
+    return [Path(path).stem for path in config.style_images] or list(config.teacher_styles)

@@ -24,7 +24,7 @@ from models.style_norm import apply_norm, make_norm, num_styles_of_state, single
 from realtime.core.errors import UserError
 from realtime.core.model_io import MIN_SIDE
 
-__all__ = ["MIN_SIDE", "TransformerNet", "build_network", "load_transformer_net"]
+__all__ = ["MIN_SIDE", "TransformerNet", "arch_of", "build_network", "load_transformer_net"]
 
 # Checkpoints from PyTorch < 0.4 carry instance-norm running statistics that the
 # affine, non-tracking InstanceNorm2d does not have (the examples drop them the same way).
@@ -151,16 +151,21 @@ ARCH_CARD_NAMES = {"full": "TransformerNet", "lite": "TransformerNet-lite"}
 
 def build_network(arch: str = "full", num_styles: int | None = None) -> nn.Module:
     """A fresh network of architecture ``arch`` (one of ``ARCHS``), single-style or with
-    ``num_styles`` styles (full architecture only)."""
+    ``num_styles`` styles."""
     if arch == "full":
         return TransformerNet(num_styles)
-    if num_styles is not None:
-        raise UserError(f"multi-style networks exist for the full architecture, not {arch!r}")
     if arch == "lite":
         from models.lite_net import LiteTransformerNet
 
-        return LiteTransformerNet()
+        return LiteTransformerNet(num_styles=num_styles)
     raise UserError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHS)}")
+
+
+def arch_of(model: nn.Module) -> str:
+    """The architecture (one of ``ARCHS``) ``model`` is a network of."""
+    from models.lite_net import LiteTransformerNet
+
+    return "lite" if isinstance(model, LiteTransformerNet) else "full"
 
 
 def _mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str:
@@ -184,7 +189,7 @@ def _mismatch(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor])
 def arch_of_state(state: dict[str, torch.Tensor]) -> str | None:
     """The architecture whose parameters ``state`` holds exactly, or None."""
     styles = num_styles_of_state(state)
-    for arch in ARCHS if styles is None else ("full",):
+    for arch in ARCHS:
         if not _mismatch(build_network(arch, styles).state_dict(), state):
             return arch
     return None
@@ -207,9 +212,10 @@ def load_transformer_net(path: Path) -> nn.Module:
 
 
 def one_style_network(model: nn.Module, index: int) -> nn.Module:
-    """Style ``index`` of a multi-style network, as the single-style network it is."""
+    """Style ``index`` of a multi-style network, as the single-style network of the same
+    architecture that it is."""
     weights = torch.zeros(model.num_styles)
     weights[index] = 1.0
-    single = build_network("full")
+    single = build_network(arch_of(model))
     single.load_state_dict(single_style_state(model.state_dict(), weights))
     return single.eval()

@@ -212,14 +212,15 @@ def test_lite_network_exports_with_its_arch_and_passes_parity(tmp_path, fp16):
     assert report.parity and all(r.passed for r in report.parity)
 
 
-def test_one_style_of_a_multi_style_network_exports_as_its_own_network(tmp_path, capsys):
+@pytest.mark.parametrize("arch", ["full", "lite"])
+def test_one_style_of_a_multi_style_network_exports_as_its_own_network(arch, tmp_path, capsys):
     from models.style_norm import single_style_state
-    from models.transformer_net import TransformerNet
+    from models.transformer_net import build_network
     from realtime.core.config import EngineConfig
     from realtime.runtime.engine import OnnxStylizer
 
     torch.manual_seed(3)
-    multi = TransformerNet(num_styles=2)
+    multi = build_network(arch, num_styles=2)
     with torch.no_grad():  # two clearly different styles
         for param in multi.parameters():
             if param.dim() == 2:
@@ -231,8 +232,9 @@ def test_one_style_of_a_multi_style_network_exports_as_its_own_network(tmp_path,
     out = tmp_path / "waves.onnx"
     assert main(["export", str(pth), str(out), "--style", "waves"]) == 0
     stylizer = OnnxStylizer(out, EngineConfig(device="cpu"), announce=False)
-    assert stylizer.style_name == "waves"
-    single = TransformerNet()
+    assert stylizer.style_name == "waves" and stylizer.styles == []
+    assert stylizer.info.arch == model_io.ARCHS[arch]  # one style of a lite network is lite
+    single = build_network(arch)
     single.load_state_dict(single_style_state(multi.state_dict(), torch.tensor([0.0, 1.0])))
     frame = np.random.default_rng(0).integers(0, 256, (40, 52, 3), dtype=np.uint8)
     with torch.no_grad():

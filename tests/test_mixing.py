@@ -236,3 +236,20 @@ def test_the_bundled_paintings_mix_half_and_half(shared_dir, vgg_weights, photo_
     for p in paintings:
         low, high = sorted((pure_mosaic[p], pure_candy[p]))
         assert low < half[p] < high, (p, distances)
+
+
+def test_a_lite_multi_style_network_paints_the_lite_kind_of_its_mixes(tmp_path, monkeypatch):
+    """``paintings-lite`` beside the bundled (full) ``paintings``: a mix, or one of its styles
+    made mixable, picks the network of the kind asked for. Only the cards are read here."""
+    from realtime.runtime.styles import mixable_spec, resolve_style
+
+    styles = [{"name": name} for name in ("mosaic", "candy", "udnie", "rain-princess")]
+    (tmp_path / "paintings-lite.onnx").write_bytes(b"")
+    (tmp_path / "paintings-lite.json").write_text(json.dumps({"styles": styles}))
+    monkeypatch.setenv("REALTIME_STYLES_DIR", str(tmp_path))
+    assert mixable_spec("mosaic", lite=True) == "mosaic:1"
+    assert mixable_spec("mosaic-lite") == "mosaic:1"
+    engine = EngineConfig(device="cpu")
+    for lite, network in ((True, "paintings-lite"), (False, "paintings")):
+        entry = resolve_style("mosaic:0.5,candy:0.5", engine, lite=lite)
+        assert entry.path.stem == network and entry.mix == {"mosaic": 0.5, "candy": 0.5}

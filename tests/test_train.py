@@ -676,6 +676,9 @@ def test_a_lite_student_learns_its_teachers_painting(
     result = _quiet_train(config)
     card = json.loads(result.card_path.read_text())
     assert card["recipe"]["teacher"] == str(straight.model_path)
+    assert card["distilled_from"]["path"] == str(straight.model_path)
+    teacher_card = json.loads(straight.card_path.read_text())
+    assert card["style_image"] == teacher_card["style_image"]  # the painting it learned
     assert distance(out) < 0.8 * distance(None)
 
 
@@ -692,3 +695,130 @@ def test_teacher_errors(straight: TrainResult, files: Files, tmp_path: Path) -> 
         _quiet_train(_config(files, out, teacher=tmp_path / "none.pth", **no_style))
     with pytest.raises(UserError, match="--teacher-style goes with --teacher"):
         _quiet_train(_config(files, out, teacher_style="candy", **no_style))
+
+
+# ----------------------------------------------------------------------------- multi-style lite
+
+
+def test_lite_arch_trains_several_styles(files: Files, tmp_path: Path) -> None:
+    styles = (files.style, _second_style(files))
+    config = _config(
+        files, tmp_path / "lite-multi.pth", arch="lite", style_images=styles, steps=2,
+        checkpoint_every=0, preview_every=0,
+    )  # fmt: skip
+    result = _quiet_train(config)
+    model = load_transformer_net(result.model_path)
+    assert type(model) is type(build_network("lite")) and model.num_styles == 2
+    card = json.loads(result.card_path.read_text())
+    assert card["arch"] == "TransformerNet-lite"
+    assert [s["name"] for s in card["styles"]] == ["style", "other"]
+
+
+@pytest.fixture(scope="module")
+def multi_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-style full network (dots, waves) with visible, clearly different styles, and the
+    card naming them, as 'realtime train' writes it."""
+    torch.manual_seed(5)
+    net = TransformerNet(num_styles=2)
+    with torch.no_grad():
+        net.deconv3.conv2d.weight.mul_(300.0)
+        net.deconv3.conv2d.bias.fill_(128.0)
+        for param in net.parameters():
+            if param.dim() == 2:
+                param.add_(torch.randn_like(param) * 0.6)
+    path = tmp_path_factory.mktemp("teacher") / "pair.pth"
+    torch.save(net.state_dict(), path)
+    card = {"name": "pair", "styles": [{"name": "dots", "sha256": "d0"}, {"name": "waves"}]}
+    path.with_suffix(".json").write_text(json.dumps(card))
+    return path
+
+
+def _distil_argv(files: Files, teacher: Path, out: Path, **overrides: str) -> list[str]:
+    options = {
+        "--arch": "lite", "--teacher": str(teacher), "--style-weight": "0",
+        "--content-loss": "pixel", "--steps": "4", "--batch-size": "2", "--lr": "0.01",
+        "--preview-size": "40", **overrides,
+    }  # fmt: skip
+    argv = _argv(files, out, **options)
+    return [a for a in argv if a not in ("--style-image", str(files.style))]
+
+
+def test_a_multi_style_teacher_is_distilled_whole_into_a_lite_student(
+    files: Files, multi_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.distill import Teacher
+    from realtime.core.config import EngineConfig
+    from realtime.runtime.engine import OnnxStylizer
+
+    # The teacher paints each crop in the crop's own style: the student's one-hot input.
+    seen: list[torch.Tensor | None] = []
+    paint = Teacher.__call__
+
+    def spy(self: Teacher, crops: torch.Tensor, style: torch.Tensor | None = None):
+        seen.append(None if style is None else style.argmax(dim=1))
+        return paint(self, crops, style)
+
+    monkeypatch.setattr(Teacher, "__call__", spy)
+    out = tmp_path / "pair-lite.pth"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(_distil_argv(files, multi_teacher, out)) == 0
+    assert len(seen) == 4 and all(s is not None and s.tolist() == [0, 1] for s in seen)
+
+    student = load_transformer_net(out)
+    assert type(student) is type(build_network("lite")) and student.num_styles == 2
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["arch"] == "TransformerNet-lite"
+    assert card["styles"] == [{"name": "dots", "sha256": "d0"}, {"name": "waves"}]
+    assert card["distilled_from"]["path"] == str(multi_teacher)
+    assert card["distilled_from"]["name"] == "pair"
+    assert card["distilled_from"]["styles"] == ["dots", "waves"]
+    with Image.open(sorted((tmp_path / "pair-lite.previews").iterdir())[-1]) as preview:
+        assert preview.size == (80, 40)  # a 40 px panel per style
+
+    onnx_path = tmp_path / "styles" / "pair-lite.onnx"
+    onnx_path.parent.mkdir()
+    assert main(["-q", "export", str(out), str(onnx_path)]) == 0
+    stylizer = OnnxStylizer(onnx_path, EngineConfig(device="cpu"), announce=False)
+    assert stylizer.styles == ["dots", "waves"] and stylizer.info.arch == "transformer-net-lite"
+    frame = np.random.default_rng(3).integers(0, 256, (36, 44, 3), dtype=np.uint8)
+    painted = {}
+    for name, mix in (("dots", {"dots": 1.0}), ("waves", {"waves": 1.0}),
+                      ("half", {"dots": 0.5, "waves": 0.5})):  # fmt: skip
+        stylizer.set_mix(mix)
+        painted[name] = stylizer(frame).astype(int)
+        assert painted[name].shape == frame.shape
+    assert np.abs(painted["dots"] - painted["waves"]).mean() > 0.5
+
+
+def test_a_whole_distillation_resumes_exactly(
+    files: Files, multi_teacher: Path, tmp_path: Path
+) -> None:
+    # The student's styles come from the teacher, not from the options: a resumed run must
+    # find them again before it checks the checkpoint against them.
+    config = _config(
+        files, tmp_path / "a.pth", style_images=(), style_weight=(0.0,), arch="lite",
+        teacher=multi_teacher, content_loss="pixel", steps=4, checkpoint_every=2,
+        preview_every=0, lr=1e-2,
+    )  # fmt: skip
+    _quiet_train(dataclasses.replace(config, steps=2))
+    resumed = _quiet_train(dataclasses.replace(config, resume="latest"))
+    straight = _quiet_train(dataclasses.replace(config, out=tmp_path / "b.pth"))
+    assert resumed.start_step == 2 and resumed.steps == straight.steps == 4
+    _assert_same_weights(resumed.model_path, straight.model_path)
+    saved = torch.load(resumed.checkpoint_dir / "step_000004.pt", weights_only=True)
+    assert saved["config"]["teacher_styles"] == ["dots", "waves"]
+
+
+def test_multi_style_teacher_errors_are_one_line(
+    files: Files, multi_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "student.pth"
+    argv = _distil_argv(files, multi_teacher, out, **{"--teacher-style": "mosaic"})
+    line = _fails(argv, capsys, "--teacher-style mosaic: pair.pth has no such style")
+    assert "it paints dots, waves" in line
+    # Distilled whole, the student's styles are named after the teacher's card: it must exist.
+    uncarded = tmp_path / "uncarded.pth"
+    uncarded.write_bytes(multi_teacher.read_bytes())
+    _fails(_distil_argv(files, uncarded, out), capsys, "paints 2 styles but its card names 0")
+    assert not out.exists()

@@ -137,3 +137,50 @@ def test_checkpoints_of_each_arch_load_as_that_arch(tmp_path: Path, arch: str) -
 def test_unknown_arch_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown architecture 'huge'; use one of full, lite"):
         build_network("huge")
+
+
+def _distinct_styles(model: torch.nn.Module) -> torch.nn.Module:
+    """Random per-style norm rows: a fresh network's are all 1/0, every style the same."""
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() == 2:
+                param.add_(torch.randn_like(param) * 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_style_of_a_multi_style_network_is_its_one_style_network(
+    tmp_path: Path, arch: str
+) -> None:
+    from models.transformer_net import arch_of_state, one_style_network
+
+    torch.manual_seed(2)
+    multi = _distinct_styles(build_network(arch, 3))
+    assert multi.num_styles == 3 and arch_of_state(multi.state_dict()) == arch
+    path = tmp_path / "multi.pth"
+    torch.save(multi.state_dict(), path)
+    loaded = load_transformer_net(path)
+    assert type(loaded) is type(multi) and loaded.num_styles == 3
+    x = torch.rand(2, 3, 37, 45) * 255
+    with torch.no_grad():
+        painted = [loaded(x, torch.eye(3)[[i, i]]) for i in range(3)]
+        for index in range(3):
+            single = one_style_network(loaded, index)
+            # The same architecture, one style: it loads where single-style networks do.
+            assert type(single) is type(multi) and single.num_styles is None
+            torch.testing.assert_close(single(x), painted[index], rtol=1e-4, atol=1e-2)
+    assert (painted[0] - painted[1]).abs().mean() > 1e-2  # the styles really differ
+
+
+def test_a_single_style_lite_state_keeps_its_keys_and_shapes() -> None:
+    import hashlib
+
+    # The shipped lite checkpoints' layout (plain affine instance norms, (channels,) each),
+    # fingerprinted from the network as it was before it learned several styles: a change
+    # here would stop every lite .pth already trained from loading.
+    state = build_network("lite").state_dict()
+    layout = ";".join(f"{k}:{tuple(v.shape)}" for k, v in state.items())
+    assert hashlib.sha256(layout.encode()).hexdigest()[:16] == "5d7758433800163e"
+    multi = build_network("lite", 2).state_dict()
+    assert list(multi) == list(state)  # a multi-style one differs only in its norms' shapes
+    assert multi["in1.weight"].shape == (2, 16) and state["in1.weight"].shape == (16,)

@@ -57,9 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train a style network from one or several style images and a folder of photos",
         description=(
-            "Train Johnson et al.'s TransformerNet with a VGG-16 perceptual loss. One "
-            "--style-image trains a single-style network; several train one multi-style "
-            "network (conditional instance norm) whose styles can be mixed. Writes NAME.pth "
+            "Train Johnson et al.'s TransformerNet (or its lite variant) with a VGG-16 "
+            "perceptual loss. One --style-image trains a single-style network; several train "
+            "one multi-style network (conditional instance norm) whose styles can be mixed; "
+            "--teacher distils a trained network instead. Writes NAME.pth "
             "(state_dict), NAME.json (model card), NAME.checkpoints/ and NAME.previews/ "
             "beside --out."
         ),
@@ -88,8 +89,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "--add-style",
         type=Path,
         metavar="IMAGE",
-        help="a painting to add as one more style to the multi-style network --base: only "
-        "its norm parameters train (instead of --style-image)",
+        help="a painting to add as one more style to the multi-style network --base (--arch "
+        "full only): only its norm parameters train (instead of --style-image)",
     )
     group.add_argument(
         "--base",
@@ -182,7 +183,7 @@ def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=d.style_lr_scale,
         metavar="F",
-        help="several style images: the per-style norm parameters learn F times faster than "
+        help="a multi-style network: its per-style norm parameters learn F times faster than "
         "the shared weights (default %(default)s)",
     )
     group.add_argument(
@@ -210,12 +211,14 @@ def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="NET.pth",
         help="distil this trained network: its output on each crop is the content target "
-        "(no --style-image, --style-weight 0)",
+        "(no --style-image, --style-weight 0); a multi-style one is distilled whole, into a "
+        "student with its styles and their names (its card NAME.json lists them)",
     )
     group.add_argument(
         "--teacher-style",
         metavar="NAME",
-        help="with a multi-style --teacher: the style it paints",
+        help="with a multi-style --teacher: distil only this one of its styles, into a "
+        "single-style student (default: all of them)",
     )
     group.add_argument(
         "--pixel-weight",
