@@ -26,6 +26,12 @@ It runs the user-facing commands, so what ships is exactly what a user can repro
 ``--lite`` builds ``NAME-lite`` instead: the lite network distilled from the multi-style
 network's NAME (``realtime train --arch lite --teacher multi.pth --teacher-style NAME``),
 exported, scored like the others and also against the full network's output.
+
+``--lite-multi`` builds ``paintings-lite``: the lite network distilled from the whole
+four-painting network at once (``realtime train --arch lite --teacher multi.pth``: every crop
+in its own style), started from ``mosaic-lite`` (built first if missing), so its shared
+convolutions already paint. Each ``NAME-lite`` is then exported from it (``--style NAME``),
+as the full styles are from ``multi.pth``. ``--lite-steps N`` ships its checkpoint of step N.
 """
 
 from __future__ import annotations
@@ -76,6 +82,8 @@ class Recipe:
     lite_steps: int
     lite_content_weight: float
     lite_pixel_weight: float
+    # paintings-lite, the four styles distilled at once (started from mosaic-lite).
+    lite_multi_steps: int
 
     def common(self) -> list[str]:
         return [
@@ -107,6 +115,7 @@ RECIPES = {
         lite_steps=1500,
         lite_content_weight=1.0,
         lite_pixel_weight=20.0,
+        lite_multi_steps=8000,
     ),
 }
 
@@ -215,13 +224,16 @@ def build(
     work: Path,
     steps: int | None = None,
     student: Path | None = None,
+    lite_steps: int | None = None,
 ) -> dict:
     """Export, evaluate and card ``style``: from the multi-style network ``multi``, or the
     lite ``student`` distilled from it (then named NAME-lite and also scored against the
     full network's own output, which is what it learned)."""
     name = f"{style}-lite" if student else style
     onnx_path = work / f"{name}.onnx"
-    if student:
+    if student and _styles_of(student):  # a style of paintings-lite
+        realtime("export", "--fp16", "--style", style, str(student), str(onnx_path))
+    elif student:
         realtime("export", "--fp16", str(student), str(onnx_path))
     else:
         realtime("export", "--fp16", "--style", style, str(multi), str(onnx_path))
@@ -262,29 +274,50 @@ def build(
         "recipe": recipe_name,
         "command": "python scripts/retrain_bundled_styles.py --shared ../shared "
         f"--recipe {recipe_name}" + (f" --steps {steps}" if steps else "")
-        + (" --lite" if student else "") + f" --styles {style}",
+        + _lite_flags(student, lite_steps) + f" --styles {style}",
     }  # fmt: skip
-    exported = f"{student.name}, distilled from {multi.name} --style {style}" if student else (
-        f"{multi.name} --style {style}"
-    )  # fmt: skip
+    if student and _styles_of(student):
+        exported = f"{student.name} --style {style}, distilled from {multi.name}"
+    elif student:
+        exported = f"{student.name}, distilled from {multi.name} --style {style}"
+    else:
+        exported = f"{multi.name} --style {style}"
     card["shipped"] = {"precision": "fp16", "exported_from": exported}
     (work / f"{name}.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return card
 
 
-def build_paintings(multi: Path, recipe_name: str, work: Path, steps: int | None) -> dict:
-    """``paintings``: the multi-style network itself, its style mix an input of the graph,
-    so ``--style mosaic:0.7,candy:0.3`` works out of the box."""
-    onnx_path = work / "paintings.onnx"
-    realtime("export", "--fp16", "--style-name", "paintings", str(multi), str(onnx_path))
+def _styles_of(network: Path) -> list[str]:
+    card = network.with_suffix(".json")
+    if not card.is_file():
+        return []
+    return [s["name"] for s in json.loads(card.read_text(encoding="utf-8")).get("styles", [])]
+
+
+def _lite_flags(student: Path | None, lite_steps: int | None) -> str:
+    if student is None:
+        return ""
+    if not _styles_of(student):
+        return " --lite"
+    return " --lite-multi" + (f" --lite-steps {lite_steps}" if lite_steps else "")
+
+
+def build_paintings(
+    multi: Path, recipe_name: str, work: Path, steps: int | None, name: str = "paintings",
+    flags: str = "",
+) -> dict:  # fmt: skip
+    """``paintings`` (or ``paintings-lite``): a multi-style network itself, its style mix an
+    input of the graph, so ``--style mosaic:0.7,candy:0.3`` works out of the box."""
+    onnx_path = work / f"{name}.onnx"
+    realtime("export", "--fp16", "--style-name", name, str(multi), str(onnx_path))
     card = json.loads(onnx_path.with_suffix(".json").read_text(encoding="utf-8"))
     card["retrain"] = {
         "recipe": recipe_name,
         "command": "python scripts/retrain_bundled_styles.py --shared ../shared "
-        f"--recipe {recipe_name}" + (f" --steps {steps}" if steps else ""),
+        f"--recipe {recipe_name}" + (f" --steps {steps}" if steps else "") + flags,
     }
     card["shipped"] = {"precision": "fp16", "exported_from": multi.name}
-    (work / "paintings.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    (work / f"{name}.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return card
 
 
@@ -305,6 +338,31 @@ def distil(style: str, multi: Path, recipe: Recipe, shared: Path, work: Path) ->
          *recipe.common(), "--preview-image", str(shared / "data/samples/amber.jpg"),
          "--num-workers", "1"],
     )  # fmt: skip
+
+
+def distil_all(
+    multi: Path, recipe: Recipe, shared: Path, work: Path, steps: int | None = None
+) -> Path:
+    """paintings-lite: the lite network trained to reproduce every style of ``multi`` (each
+    crop in its own style), started from mosaic-lite. ``steps``: its checkpoint of that step."""
+    start = distil("mosaic", multi, recipe, shared, work)
+    args = ["--arch", "lite", "--teacher", str(multi), "--init", str(start),
+            "--style-weight", "0", "--content-loss", "cosine",
+            "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
+            "--content-weight", str(recipe.lite_content_weight),
+            "--pixel-weight", str(recipe.lite_pixel_weight),
+            "--dataset", str(training_folder(shared, work)),
+            "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
+            "--keep-checkpoints", "100",
+            *recipe.common(), "--preview-image", str(shared / "data/samples/amber.jpg"),
+            "--num-workers", "1"]  # fmt: skip
+    out = work / "lite" / "paintings-lite.pth"
+    if steps is not None and steps != recipe.lite_multi_steps:
+        snapshot = _snapshot(out, steps, args)
+        if snapshot is None:
+            raise SystemExit(f"retrain: no checkpoint of step {steps} in {out.stem}.checkpoints")
+        return snapshot
+    return _train(out, recipe.lite_multi_steps, args)
 
 
 def install(style: str, card: dict, work: Path) -> None:
@@ -383,6 +441,17 @@ def main() -> None:
         "multi-style network's NAME, which must be built already (its amber output is compared)",
     )
     parser.add_argument(
+        "--lite-multi",
+        action="store_true",
+        help="build paintings-lite (the four styles distilled at once) and each NAME-lite "
+        "from it; with --train-only, just train it",
+    )
+    parser.add_argument(
+        "--lite-steps",
+        type=int,
+        help="with --lite-multi: ship paintings-lite's checkpoint of this step",
+    )
+    parser.add_argument(
         "--styles",
         default=",".join(STYLES),
         help="build and install only these (comma-separated); default: all four",
@@ -400,18 +469,34 @@ def main() -> None:
     unknown = sorted(set(styles) - set(STYLES))
     if unknown:
         parser.error(f"unknown style(s) {', '.join(unknown)}; the bundled ones are {STYLES}")
-    multi = train(RECIPES[args.recipe], args.shared, args.work, args.steps)
+    if args.lite and args.lite_multi:
+        parser.error("--lite and --lite-multi are two ways to build NAME-lite; give one")
+    recipe = RECIPES[args.recipe]
+    multi = train(recipe, args.shared, args.work, args.steps)
+    lite_multi = None
+    if args.lite_multi:
+        lite_multi = distil_all(multi, recipe, args.shared, args.work, args.lite_steps)
     if args.train_only:
         return
-    recipe = RECIPES[args.recipe]
+    lite = args.lite or args.lite_multi
+
+    def student(style: str) -> Path | None:
+        if args.lite:
+            return distil(style, multi, recipe, args.shared, args.work)
+        return lite_multi
+
     cards = {
-        (f"{style}-lite" if args.lite else style): build(
+        (f"{style}-lite" if lite else style): build(
             style, multi, args.recipe, args.shared, args.work, args.steps,
-            distil(style, multi, recipe, args.shared, args.work) if args.lite else None,
+            student(style), args.lite_steps,
         )
         for style in styles
     }  # fmt: skip
-    if not args.lite:
+    if lite_multi is not None:
+        cards_to_install = {**cards, "paintings-lite": build_paintings(
+            lite_multi, args.recipe, args.work, args.steps, "paintings-lite",
+            _lite_flags(lite_multi, args.lite_steps))}  # fmt: skip
+    elif not lite:
         cards_to_install = {**cards, "paintings": build_paintings(
             multi, args.recipe, args.work, args.steps)}  # fmt: skip
     else:
