@@ -4,6 +4,7 @@ and the live mixer (morphs, shifts, switches) without any reload."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -190,20 +191,29 @@ def test_webcam_morphs_from_a_mix_or_from_the_network_itself(
     assert "style 'waves'" in capsys.readouterr().err
 
 
-def test_morphing_a_single_style_network_says_what_would(tmp_path, capsys) -> None:
+def test_morphing_with_only_a_lite_single_style_network_names_arch_full(
+    mixable, tmp_path, monkeypatch, capsys
+) -> None:
+    """dots has a lite network of its own (dots-lite) but no lite multi-style network paints
+    it: on a CPU the lite one is chosen, which cannot morph; --arch full (pair) can."""
     from fixtures_media import make_clip
 
-    from realtime.runtime.styles import mixable_spec
+    from models.transformer_net import build_network
+    from realtime.cli.wiring import export_pth
 
-    if mixable_spec("mosaic", lite=True):
-        pytest.skip("a bundled lite multi-style network paints mosaic: the morph would run")
+    styles = tmp_path / "styles"
+    shutil.copytree(mixable, styles)
+    torch.manual_seed(0)
+    torch.save(build_network("lite").state_dict(), tmp_path / "dots-lite.pth")
+    export_pth(tmp_path / "dots-lite.pth", styles / "dots-lite.onnx")
+    monkeypatch.setenv("REALTIME_STYLES_DIR", str(styles))
     clip = make_clip(tmp_path / "cam.mp4", 64, 48, 5, rate=25)
-    argv = ["webcam", "--camera", str(clip), "--style", "mosaic", "--morph-to", "candy",
+    argv = ["webcam", "--camera", str(clip), "--style", "dots", "--morph-to", "waves",
             "--no-window", "--device", "cpu"]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    # The CPU picked mosaic-lite, which no multi-style network paints yet: --arch full does.
     assert err.startswith("realtime: error: --morph-to") and "--arch full" in err
+    assert main([*argv, "--arch", "full"]) == 0
 
 
 @pytest.mark.parametrize(
