@@ -183,6 +183,7 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
             array = _fp16_array(numpy_helper.to_array(init), init.name)
             init.CopyFrom(numpy_helper.from_array(array, init.name))
 
+    initializers = {init.name for init in graph.initializer}
     new_nodes = []
     for node in graph.node:
         if node.op_type == "Constant":
@@ -197,6 +198,15 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
         if node.op_type == "InstanceNormalization":
             x32, y32 = f"{node.output[0]}__fp32_in", f"{node.output[0]}__fp32_out"
             new_nodes.append(helper.make_node("Cast", [node.input[0]], [x32], to=TensorProto.FLOAT))
+            # A multi-style network computes its norms' scale and shift from the mix (fp16
+            # after this pass): they go up to float32 with the input.
+            for k in (1, 2):
+                if node.input[k] not in initializers:
+                    computed = node.input[k]
+                    node.input[k] = f"{node.output[0]}__fp32_{k}"
+                    new_nodes.append(
+                        helper.make_node("Cast", [computed], [node.input[k]], to=TensorProto.FLOAT)
+                    )
             y16 = node.output[0]
             node.input[0] = x32
             node.output[0] = y32
