@@ -13,6 +13,7 @@ import pytest
 __all__ = [
     "TEST_CARD",
     "make_test_net",
+    "make_two_style_net",
     "style_export",
     "painting_file",
     "random_vgg_weights",
@@ -48,6 +49,24 @@ def make_test_net(seed: int = 0):
         net.deconv3.conv2d.weight.mul_(150.0)
         net.deconv3.conv2d.bias.fill_(127.5)
     return net.eval()
+
+
+def make_two_style_net():
+    """A two-style TransformerNet with visible output (as ``make_test_net``) and two clearly
+    different styles: random rows of norm parameters on top of the defaults."""
+    import torch
+
+    from models.transformer_net import TransformerNet
+
+    torch.manual_seed(5)
+    net = TransformerNet(num_styles=2)
+    with torch.no_grad():
+        net.deconv3.conv2d.weight.mul_(300.0)
+        net.deconv3.conv2d.bias.fill_(128.0)
+        for param in net.parameters():
+            if param.dim() == 2:  # the per-style rows
+                param.add_(torch.randn_like(param) * 0.6)
+    return net
 
 
 @pytest.fixture(scope="session")

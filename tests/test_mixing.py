@@ -21,18 +21,11 @@ from realtime.runtime.engine import OnnxStylizer
 @pytest.fixture(scope="module")
 def mixable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A user styles folder with a two-style network (dots, waves) and its card."""
-    from models.transformer_net import TransformerNet
+    from fixtures_models import make_two_style_net
+
     from realtime.cli.wiring import export_pth
 
-    torch.manual_seed(5)
-    net = TransformerNet(num_styles=2)
-    with torch.no_grad():
-        # Visible output (as fixtures_models' test net) and two clearly different styles.
-        net.deconv3.conv2d.weight.mul_(300.0)
-        net.deconv3.conv2d.bias.fill_(128.0)
-        for param in net.parameters():
-            if param.dim() == 2:
-                param.add_(torch.randn_like(param) * 0.6)
+    net = make_two_style_net()
     folder = tmp_path_factory.mktemp("mix")
     pth = folder / "pair.pth"
     torch.save(net.state_dict(), pth)

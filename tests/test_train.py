@@ -718,14 +718,9 @@ def test_lite_arch_trains_several_styles(files: Files, tmp_path: Path) -> None:
 def multi_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-style full network (dots, waves) with visible, clearly different styles, and the
     card naming them, as 'realtime train' writes it."""
-    torch.manual_seed(5)
-    net = TransformerNet(num_styles=2)
-    with torch.no_grad():
-        net.deconv3.conv2d.weight.mul_(300.0)
-        net.deconv3.conv2d.bias.fill_(128.0)
-        for param in net.parameters():
-            if param.dim() == 2:
-                param.add_(torch.randn_like(param) * 0.6)
+    from fixtures_models import make_two_style_net
+
+    net = make_two_style_net()
     path = tmp_path_factory.mktemp("teacher") / "pair.pth"
     torch.save(net.state_dict(), path)
     card = {"name": "pair", "styles": [{"name": "dots", "sha256": "d0"}, {"name": "waves"}]}
