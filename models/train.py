@@ -155,11 +155,6 @@ def _validate_teacher(config: TrainConfig) -> None:
         return
     if not config.teacher.is_file():
         raise UserError(f"teacher network not found: {config.teacher}")
-    if config.style_images or any(config.style_weights()):
-        raise UserError(
-            "--teacher distils a trained network's painting: give no --style-image and "
-            "--style-weight 0"
-        )
 
 
 def _validate_styles(config: TrainConfig) -> None:
@@ -594,7 +589,23 @@ def _read_teacher(config: TrainConfig, device: torch.device) -> tuple[TrainConfi
     if config.teacher is None:
         return config, None
     teacher = load_teacher(config.teacher, config.teacher_style, device)
+    _check_teacher_paintings(config, teacher)
     return replace(config, teacher_styles=teacher.styles), teacher
+
+
+def _check_teacher_paintings(config: TrainConfig, teacher: Teacher) -> None:
+    """A student may also learn its paintings' Gram statistics (``--style-image``, a style
+    term on top of the teacher's picture): one painting per style it learns, in the
+    teacher's order, so that a crop's style index picks its own painting's target."""
+    if not config.style_images:
+        return
+    names = [Path(path).stem for path in config.style_images]
+    wanted = list(teacher.styles) or [teacher.style or names[0]]
+    if names != wanted:
+        raise UserError(
+            f"--style-image with --teacher: give the painting of each style the student "
+            f"learns, in the teacher's order ({', '.join(wanted)}); got {', '.join(names)}"
+        )
 
 
 def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:

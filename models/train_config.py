@@ -66,8 +66,10 @@ class TrainConfig:
     # fine-tuning). The result is the base with one more style.
     base: Path | None = None
     # Distillation: the content target is this trained network's output on each crop instead
-    # of the crop itself (a .pth). The student learns the teacher's painting without Gram
-    # targets: give no style image, style weight 0. A multi-style teacher paints
+    # of the crop itself (a .pth). The student learns the teacher's painting; with style
+    # images (one per style it learns, in the teacher's order) and a style weight it also
+    # learns their Gram statistics, as a network trained from scratch does. A multi-style
+    # teacher paints
     # ``teacher_style`` for a single-style student or, without it, every one of its styles
     # for a student with the same styles (each crop in its own style).
     teacher: Path | None = None

@@ -682,10 +682,13 @@ def test_a_lite_student_learns_its_teachers_painting(
     assert distance(out) < 0.8 * distance(None)
 
 
-def test_teacher_errors(straight: TrainResult, files: Files, tmp_path: Path) -> None:
+def test_teacher_errors(
+    straight: TrainResult, multi_teacher: Path, files: Files, tmp_path: Path
+) -> None:
     out = tmp_path / "student.pth"
-    with pytest.raises(UserError, match="give no --style-image"):
-        _quiet_train(_config(files, out, teacher=straight.model_path))
+    # Paintings for a style term must be the teacher's styles, in its order.
+    with pytest.raises(UserError, match=r"in the teacher's order \(dots, waves\); got style$"):
+        _quiet_train(_config(files, out, teacher=multi_teacher, arch="lite"))
     no_style = {"style_images": (), "style_weight": (0.0,), "arch": "lite"}
     with pytest.raises(UserError, match="single-style network; drop the option"):
         _quiet_train(
@@ -803,6 +806,34 @@ def test_a_whole_distillation_resumes_exactly(
     _assert_same_weights(resumed.model_path, straight.model_path)
     saved = torch.load(resumed.checkpoint_dir / "step_000004.pt", weights_only=True)
     assert saved["config"]["teacher_styles"] == ["dots", "waves"]
+
+
+def test_a_distillation_can_also_learn_its_paintings_gram_statistics(
+    files: Files, multi_teacher: Path, tmp_path: Path
+) -> None:
+    # One painting per teacher style, named and ordered as the teacher's card names them.
+    paintings = []
+    for name, seed in (("dots", 5), ("waves", 6)):
+        path = tmp_path / f"{name}.png"
+        rng = np.random.default_rng(seed)
+        Image.fromarray(rng.uniform(0, 255, (40, 52, 3)).astype(np.uint8)).save(path)
+        paintings.append(path)
+    config = _config(
+        files, tmp_path / "student.pth", arch="lite", teacher=multi_teacher,
+        style_images=tuple(paintings), style_weight=(1.0,), content_loss="pixel",
+        steps=2, checkpoint_every=0, preview_every=0, log_every=1,
+    )  # fmt: skip
+    result = _quiet_train(config)
+    assert all(entry["style"] > 0 for entry in result.loss_log)  # the Gram term is on
+    card = json.loads(result.card_path.read_text())
+    assert [s["name"] for s in card["styles"]] == ["dots", "waves"]  # the teacher's names
+    assert card["recipe"]["style_images"] == [str(p) for p in paintings]
+    assert card["distilled_from"]["styles"] == ["dots", "waves"]
+    # Without paintings the same distillation has no style term.
+    bare = _quiet_train(
+        dataclasses.replace(config, out=tmp_path / "bare.pth", style_images=(), style_weight=(0.0,))
+    )
+    assert all(entry["style"] == 0 for entry in bare.loss_log)
 
 
 def test_multi_style_teacher_errors_are_one_line(

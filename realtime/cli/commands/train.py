@@ -211,8 +211,9 @@ def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="NET.pth",
         help="distil this trained network: its output on each crop is the content target "
-        "(no --style-image, --style-weight 0); a multi-style one is distilled whole, into a "
-        "student with its styles and their names (its card NAME.json lists them)",
+        "(with --style-weight 0 and no --style-image, or with each style's painting, in the "
+        "teacher's order, for a style term too); a multi-style one is distilled whole, into "
+        "a student with its styles and their names (its card NAME.json lists them)",
     )
     group.add_argument(
         "--teacher-style",
