@@ -360,6 +360,9 @@ _RECIPE_FIELDS = (
     "jitter_max",
     "vgg_weights",
     "amp",
+    "teacher",
+    "teacher_style",
+    "pixel_weight",
 )
 
 

@@ -806,6 +806,11 @@ def test_a_whole_distillation_resumes_exactly(
     _assert_same_weights(resumed.model_path, straight.model_path)
     saved = torch.load(resumed.checkpoint_dir / "step_000004.pt", weights_only=True)
     assert saved["config"]["teacher_styles"] == ["dots", "waves"]
+    # A distillation resumed with another pixel weight says that the result mixes both.
+    changed = dataclasses.replace(config, out=tmp_path / "c.pth", steps=2)
+    _quiet_train(changed)
+    with pytest.warns(UserWarning, match=r"different recipe \(pixel_weight\)"):
+        _quiet_train(dataclasses.replace(changed, steps=4, pixel_weight=1.0, resume="latest"))
 
 
 def test_a_distillation_can_also_learn_its_paintings_gram_statistics(
