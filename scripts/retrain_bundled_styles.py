@@ -30,8 +30,11 @@ exported, scored like the others and also against the full network's output.
 ``--lite-multi`` builds ``paintings-lite``: the lite network distilled from the whole
 four-painting network at once (``realtime train --arch lite --teacher multi.pth``: every crop
 in its own style), started from ``mosaic-lite`` (built first if missing), so its shared
-convolutions already paint. Each ``NAME-lite`` is then exported from it (``--style NAME``),
-as the full styles are from ``multi.pth``. ``--lite-steps N`` ships its checkpoint of step N.
+convolutions already paint; after ``lite_multi_teacher_steps`` it goes on with each
+painting's Gram term added (``--style-image`` with ``--teacher``), which gives back the
+strokes a pixel-matched student softens. Each ``NAME-lite`` is then exported from it
+(``--style NAME``), as the full styles are from ``multi.pth``. ``--lite-steps N`` ships its
+checkpoint of step N.
 """
 
 from __future__ import annotations
@@ -82,8 +85,12 @@ class Recipe:
     lite_steps: int
     lite_content_weight: float
     lite_pixel_weight: float
-    # paintings-lite, the four styles distilled at once (started from mosaic-lite).
+    # paintings-lite, the four styles distilled at once (started from mosaic-lite): first
+    # the teacher's picture alone, then (resumed from that run's last checkpoint) with each
+    # painting's Gram term too, one weight per style in STYLES' order, to lite_multi_steps.
+    lite_multi_teacher_steps: int
     lite_multi_steps: int
+    lite_style_weights: tuple[float, ...]
 
     def common(self) -> list[str]:
         return [
@@ -115,7 +122,9 @@ RECIPES = {
         lite_steps=1500,
         lite_content_weight=1.0,
         lite_pixel_weight=20.0,
-        lite_multi_steps=8000,
+        lite_multi_teacher_steps=3000,
+        lite_multi_steps=4500,
+        lite_style_weights=(0.4, 0.2, 0.3, 0.4),
     ),
 }
 
@@ -344,10 +353,11 @@ def distil_all(
     multi: Path, recipe: Recipe, shared: Path, work: Path, steps: int | None = None
 ) -> Path:
     """paintings-lite: the lite network trained to reproduce every style of ``multi`` (each
-    crop in its own style), started from mosaic-lite. ``steps``: its checkpoint of that step."""
+    crop in its own style), started from mosaic-lite, then also to match each painting's
+    Gram statistics. ``steps``: its checkpoint of that step."""
     start = distil("mosaic", multi, recipe, shared, work)
     args = ["--arch", "lite", "--teacher", str(multi), "--init", str(start),
-            "--style-weight", "0", "--content-loss", "cosine",
+            "--content-loss", "cosine",
             "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
             "--content-weight", str(recipe.lite_content_weight),
             "--pixel-weight", str(recipe.lite_pixel_weight),
@@ -356,12 +366,32 @@ def distil_all(
             "--keep-checkpoints", "100",
             *recipe.common(), "--preview-image", str(shared / "data/samples/amber.jpg"),
             "--num-workers", "1"]  # fmt: skip
+    # The teacher's picture alone: the student first learns to paint as its teacher does.
+    first = _train(
+        work / "lite" / "paintings-lite-teacher.pth",
+        recipe.lite_multi_teacher_steps,
+        [*args, "--style-weight", "0"],
+    )
+    # Then the paintings' Gram term as well: a pixel-matched student is a softer copy of
+    # its teacher, and the Gram term gives the strokes back (the A/B in docs/STYLES.md).
+    # The run continues the first one's last checkpoint (Adam's state included).
     out = work / "lite" / "paintings-lite.pth"
+    checkpoints = out.with_name(out.stem + ".checkpoints")
+    if not checkpoints.is_dir():
+        checkpoints.mkdir()
+        last = f"step_{recipe.lite_multi_teacher_steps:06d}.pt"
+        shutil.copyfile(first.with_name(first.stem + ".checkpoints") / last, checkpoints / last)
+    paintings = [
+        arg for s in STYLES for arg in ("--style-image", str(shared / f"data/styles/{s}.jpg"))
+    ]
+    args += [*paintings, "--style-size", str(recipe.style_size),
+             "--style-weight", ",".join(map(str, recipe.lite_style_weights))]  # fmt: skip
     if steps is not None and steps != recipe.lite_multi_steps:
         snapshot = _snapshot(out, steps, args)
         if snapshot is None:
             raise SystemExit(f"retrain: no checkpoint of step {steps} in {out.stem}.checkpoints")
         return snapshot
+    # Its resume warns that the recipe changed: on purpose, at the first run's end.
     return _train(out, recipe.lite_multi_steps, args)
 
 
