@@ -256,3 +256,18 @@ def test_a_lite_multi_style_network_paints_the_lite_kind_of_its_mixes(tmp_path, 
     for lite, network in ((True, "paintings-lite"), (False, "paintings")):
         entry = resolve_style("mosaic:0.5,candy:0.5", engine, lite=lite)
         assert entry.path.stem == network and entry.mix == {"mosaic": 0.5, "candy": 0.5}
+
+
+def test_a_style_only_a_lite_multi_style_network_paints_has_a_lite_network(tmp_path, monkeypatch):
+    """A user's own lite multi-style network (no NAME-lite file for its styles) is the lite
+    network of each of its styles: a CPU webcam runs it rather than the full one."""
+    from realtime.runtime.styles import has_lite, mixable_spec
+
+    styles = [{"name": name} for name in ("dots", "waves")]
+    (tmp_path / "mine-lite.onnx").write_bytes(b"")
+    (tmp_path / "mine-lite.json").write_text(json.dumps({"styles": styles}))
+    (tmp_path / "solo.onnx").write_bytes(b"")
+    monkeypatch.setenv("REALTIME_STYLES_DIR", str(tmp_path))
+    assert has_lite("dots") and has_lite("dots:0.5,waves:0.5")
+    assert mixable_spec("dots", lite=True) == "dots:1"
+    assert not has_lite("solo")  # a full network with no lite one

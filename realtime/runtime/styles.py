@@ -268,9 +268,13 @@ def cpu_only_reason(engine: EngineConfig) -> str | None:
 
 
 def has_lite(style: str) -> bool:
-    """Whether a lite network paints ``style`` (a name, or a mix a lite network mixes)."""
+    """Whether a lite network paints ``style`` (a name, or a mix a lite network mixes): its
+    own ``NAME-lite``, or a lite multi-style network with NAME among its styles (which the
+    webcam then runs with NAME's weights, ``mixable_spec``)."""
     mix = parse_mix(style)
     entries = list_styles()
     if mix is not None:
         return any(set(mix) <= set(e.mixes) and is_lite(e.name) for e in entries)
-    return any(e.name == style + LITE_SUFFIX for e in entries)
+    return any(
+        e.name == style + LITE_SUFFIX or (style in e.mixes and is_lite(e.name)) for e in entries
+    )
