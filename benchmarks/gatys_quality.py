@@ -1,98 +1,88 @@
-"""Gatys et al. against the reference networks on amber.jpg: time, style and content distance.
+"""Gatys et al. as a user runs it, against the reference networks on amber.jpg.
 
-    python benchmarks/gatys_quality.py --shared ../shared --size 512 --steps 100 --out gatys-out
+    python benchmarks/gatys_quality.py --shared ../shared --out gatys-out
+    python benchmarks/gatys_quality.py --shared ../shared --styles candy -- --style-weight 2
 
-For each style: the reference output (the PyTorch examples' pretrained network,
-``amber-<style>.reference.jpg``) and our Gatys result from the content, both at ``--size``,
-scored with ``models.metrics`` exactly as ``realtime eval style`` does (Gram distance
-relu1_2..relu4_3 relative to the painting at its own size; relu3_3 content distance to
-amber at the same size). The painting is matched at its own size (``style_scale``), the scale
-the metric judges it at. Writes the outputs, a grid image (amber | reference | ours per
-style) and prints a Markdown table and JSON.
+For each painting: ``realtime image amber.jpg OUT --style-image PAINTING`` at its defaults
+(or with the options after ``--``), timed as a whole command, then the output and the PyTorch
+examples' reference output (``amber-<style>.reference.jpg``) are both scored by
+``../shared/tools/score_style.py``, the scorer the issues quote (style / content / edges).
+Writes the outputs and a grid (painting | amber | reference | Gatys), prints a Markdown
+table and one JSON line per painting.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-from models.gatys import GatysConfig, GatysStylizer
-from models.metrics import score
-from models.vgg import load_vgg16
 from realtime.media.images import read_image, write_image
 
 STYLES = ("mosaic", "candy", "udnie", "rain-princess")
+TILE = 256
+
+
+def score(shared: Path, output: Path, painting: Path, photo: Path) -> dict[str, float]:
+    """The three numbers of ``output``, from the shared scorer itself."""
+    command = [sys.executable, str(shared / "tools" / "score_style.py"), str(output),
+               str(painting), str(photo), "--json"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def tile(image: np.ndarray) -> np.ndarray:
+    return cv2.resize(image, (TILE, TILE), interpolation=cv2.INTER_AREA)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--style-weight", type=float, default=GatysConfig.style_weight)
     parser.add_argument("--styles", default=",".join(STYLES))
     parser.add_argument("--out", type=Path, default=Path("gatys-out"))
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("options", nargs="*", help="after --: options for 'realtime image'")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     samples = args.shared / "data" / "samples"
-    vgg, identity = load_vgg16(args.shared / "weights" / "vgg16-imagenet-features.pth")
-    amber_full = read_image(samples / "amber.jpg")
-    height, width = amber_full.shape[:2]
-    factor = args.size / max(height, width)
-    size = (round(width * factor), round(height * factor))
-    amber = cv2.resize(amber_full, size, interpolation=cv2.INTER_AREA)
+    amber = samples / "amber.jpg"
+    vgg = args.shared / "weights" / "vgg16-imagenet-features.pth"
     rows, tiles = [], []
     for name in args.styles.split(","):
-        painting = read_image(args.shared / "data" / "styles" / f"{name}.jpg")
-        reference = cv2.resize(
-            read_image(samples / f"amber-{name}.reference.jpg"), size, interpolation=cv2.INTER_AREA
-        )
-        config = dataclasses.replace(
-            GatysConfig(),
-            steps=args.steps,
-            style_weight=args.style_weight,
-            style_scale=max(painting.shape[:2]) / max(size),
-        )
-        stylizer = GatysStylizer(vgg, painting, config)
+        painting = args.shared / "data" / "styles" / f"{name}.jpg"
+        output = args.out / f"amber-{name}.gatys.jpg"
+        command = [sys.executable, "-m", "realtime", "image", str(amber), str(output),
+                   "--style-image", str(painting), "--vgg-weights", str(vgg),
+                   *args.options]  # fmt: skip
         started = time.perf_counter()
-        ours = stylizer.stylize(amber)
+        subprocess.run(command, check=True)
         seconds = time.perf_counter() - started
-        write_image(args.out / f"amber-{name}.gatys.jpg", ours)
-        mine, theirs = score(vgg, ours, painting, amber), score(vgg, reference, painting, amber)
-        row = {
-            "style": name,
-            "steps": args.steps,
-            "seconds": round(seconds, 1),
-            "ours_style": mine.style_distance,
-            "ours_content": mine.content_distance,
-            "ours_edges": mine.edge_correlation,
-            "reference_style": theirs.style_distance,
-            "reference_content": theirs.content_distance,
-            "reference_edges": theirs.edge_correlation,
-        }
+        ours = score(args.shared, output, painting, amber)
+        theirs = score(args.shared, samples / f"amber-{name}.reference.jpg", painting, amber)
+        row = {"style": name, "options": args.options, "seconds": round(seconds, 1),
+               "ours": ours, "reference": theirs}  # fmt: skip
         rows.append(row)
-        tiles.append(np.hstack([amber, reference, ours]))
         print(json.dumps(row), flush=True)
+        images = [painting, amber, samples / f"amber-{name}.reference.jpg", output]
+        tiles.append(np.hstack([tile(read_image(path)) for path in images]))
     write_image(args.out / "grid.jpg", np.vstack(tiles))
-    print(f"\nsize {size[0]}x{size[1]}, VGG-16 {identity}, {torch.get_num_threads()} threads\n")
-    print("| style | steps | time | style ours / reference | content | edges |")
-    print("|---|---|---|---|---|---|")
+    keys = ("style_distance", "content_distance", "edge_correlation")
+    print("\n| painting | time | Gatys: style / content / edges | reference | ratio |")
+    print("|---|---|---|---|---|")
     for r in rows:
+        ours, ref = r["ours"], r["reference"]
+        ratio = " / ".join(f"{ours[k] / ref[k]:.2f}x" for k in keys)
         print(
-            f"| {r['style']} | {r['steps']} | {r['seconds']:.0f} s "
-            f"| **{r['ours_style']:.3f}** / {r['reference_style']:.3f} "
-            f"| **{r['ours_content']:.3f}** / {r['reference_content']:.3f} "
-            f"| **{r['ours_edges']:.3f}** / {r['reference_edges']:.3f} |"
+            f"| {r['style']} | {r['seconds']:.0f} s | "
+            + " / ".join(f"{ours[k]:.3f}" for k in keys)
+            + " | "
+            + " / ".join(f"{ref[k]:.3f}" for k in keys)
+            + f" | {ratio} |"
         )
 
 
