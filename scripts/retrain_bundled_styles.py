@@ -151,6 +151,11 @@ def training_folder(shared: Path, work: Path) -> Path:
     return folder
 
 
+def painting_args(shared: Path) -> list[str]:
+    """``--style-image`` for each painting, in STYLES' order (the multi-style input's)."""
+    return [arg for s in STYLES for arg in ("--style-image", str(shared / f"data/styles/{s}.jpg"))]
+
+
 def trained_steps(card_path: Path) -> int:
     if not card_path.is_file():
         return 0
@@ -188,10 +193,7 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
         ["--dataset", str(dataset), "--content-loss", "pixel", "--style-weight", "0",
          *recipe.common(), *preview],
     )  # fmt: skip
-    paintings = [
-        arg for s in STYLES for arg in ("--style-image", str(shared / f"data/styles/{s}.jpg"))
-    ]
-    multi_args = [*paintings, "--dataset", str(dataset), "--init", str(identity),
+    multi_args = [*painting_args(shared), "--dataset", str(dataset), "--init", str(identity),
          "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
          "--style-size", str(recipe.style_size),
          "--content-loss", "cosine", "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
@@ -381,10 +383,7 @@ def distil_all(
         checkpoints.mkdir()
         last = f"step_{recipe.lite_multi_teacher_steps:06d}.pt"
         shutil.copyfile(first.with_name(first.stem + ".checkpoints") / last, checkpoints / last)
-    paintings = [
-        arg for s in STYLES for arg in ("--style-image", str(shared / f"data/styles/{s}.jpg"))
-    ]
-    args += [*paintings, "--style-size", str(recipe.style_size),
+    args += [*painting_args(shared), "--style-size", str(recipe.style_size),
              "--style-weight", ",".join(map(str, recipe.lite_style_weights))]  # fmt: skip
     if steps is not None and steps != recipe.lite_multi_steps:
         snapshot = _snapshot(out, steps, args)
