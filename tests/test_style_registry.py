@@ -316,6 +316,14 @@ def test_live_default_is_lite_without_a_gpu(bundle, user_dir, style_onnx, monkey
     shutil.copyfile(style_onnx, bundle / "mosaic.onnx")
     # Before a lite network exists the full one paints, whatever the machine.
     assert live("cpu") == (DEFAULT_STYLE, False)
+    # ... but asking for the lite one is refused, not quietly answered with the full one.
+    with pytest.raises(UserError, match="--arch lite: 'mosaic' has no lite network; drop"):
+        live("cpu", arch="lite")
+    # A file is used as it is; an unknown name is left to resolve_style's own error.
+    as_file = RunConfig(style=str(style_onnx), arch="lite", engine=EngineConfig(device="cpu"))
+    assert choose_style(as_file, live=True) == (str(style_onnx), True)
+    unknown = RunConfig(style="nonesuch", arch="lite", engine=EngineConfig(device="cpu"))
+    assert choose_style(unknown, live=True) == ("nonesuch", True)
     shutil.copyfile(style_onnx, bundle / "mosaic-lite.onnx")
     caplog.clear()
     assert live("cpu") == (DEFAULT_STYLE, True)

@@ -28,6 +28,7 @@ from realtime.core.config import (
     ProcessConfig,
     RunConfig,
 )
+from realtime.core.errors import UserError
 from realtime.core.model_io import ARCH_LITE
 from realtime.runtime.engine import OnnxStylizer
 from realtime.runtime.frames import (
@@ -44,7 +45,9 @@ from realtime.runtime.styles import (
     StyleEntry,
     cpu_only_reason,
     has_lite,
+    is_known,
     is_lite,
+    is_style_file,
     resolve_style,
 )
 from realtime.temporal.stage import check_temporal, temporal_stage
@@ -62,6 +65,15 @@ def choose_style(config: RunConfig, live: bool = False) -> tuple[str, bool]:
     NVIDIA GPU takes the lite network where the style has one, and says so with the reason
     and the flag that forces the full one; files keep the full network (quality first)."""
     style = style_for(config)
+    if config.arch == "lite" and not is_lite(style) and not is_style_file(style):
+        if not has_lite(style) and is_known(style):
+            # Quietly painting with the full network would leave a CPU user at a few fps
+            # believing the lite network was too slow.
+            raise UserError(
+                f"--arch lite: {style!r} has no lite network; drop --arch lite to use its full "
+                f"network, or train one with 'realtime train --arch lite --teacher {style} ...'"
+            )
+        return style, True
     if config.arch != "auto" or is_lite(style):
         return style, config.arch == "lite" or is_lite(style)
     if not live:

@@ -242,6 +242,18 @@ def mixable_spec(style: str, lite: bool = False) -> str | None:
     return None
 
 
+def is_known(ref: str) -> bool:
+    """Whether ``ref`` is an installed style's name or a mix of installed styles' names."""
+    names = {name for entry in list_styles() for name in (entry.name, *entry.mixes)}
+    mix = parse_mix(ref)
+    return set(mix) <= names if mix is not None else ref in names
+
+
+def is_style_file(ref: str) -> bool:
+    """Whether ``--style REF`` names a file (used as it is) rather than a style or a mix."""
+    return parse_mix(ref) is None and _looks_like_path(ref)
+
+
 def is_lite(name: str) -> bool:
     return name.endswith(LITE_SUFFIX)
 
