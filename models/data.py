@@ -8,7 +8,7 @@ continue the exact stream a straight run would have seen.
 
 from __future__ import annotations
 
-import warnings
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from realtime.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
@@ -57,9 +59,8 @@ def find_images(root: Path | str) -> ImageFolder:
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
             skipped.append(path)
     if skipped:
-        warnings.warn(
-            f"skipped {len(skipped)} unreadable image file(s) in {root} (e.g. {skipped[0]})",
-            stacklevel=2,
+        log.warning(
+            f"skipped {len(skipped)} unreadable image file(s) in {root} (e.g. {skipped[0]})"
         )
     if not files:
         raise UserError(

@@ -18,7 +18,6 @@ import math
 import random
 import re
 import time
-import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -370,10 +369,8 @@ def _warn_recipe_changes(saved: dict[str, Any], config: TrainConfig, path: Path)
     now = config.to_json()
     changed = [k for k in _RECIPE_FIELDS if k in saved and saved[k] != now[k]]
     if changed:
-        warnings.warn(
-            f"resuming {path} with a different recipe ({', '.join(changed)}); "
-            "the result mixes both",
-            stacklevel=3,
+        log.warning(
+            f"resuming {path} with a different recipe ({', '.join(changed)}); the result mixes both"
         )
 
 

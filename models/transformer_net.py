@@ -12,8 +12,8 @@ stage, so the output always has the input's size, also for sizes that are not mu
 
 from __future__ import annotations
 
+import logging
 import re
-import warnings
 from pathlib import Path
 
 import torch
@@ -23,6 +23,8 @@ from torch import nn
 from models.style_norm import apply_norm, make_norm, num_styles_of_state, single_style_state
 from realtime.core.errors import UserError
 from realtime.core.model_io import MIN_SIDE
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MIN_SIDE", "TransformerNet", "arch_of", "build_network", "load_transformer_net"]
 
@@ -115,10 +117,9 @@ def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop legacy instance-norm running statistics, warning once if there were any."""
     legacy = [k for k in state if _LEGACY_NORM_KEY.search(k)]
     if legacy:
-        warnings.warn(
+        log.warning(
             f"dropped {len(legacy)} legacy instance-norm running-statistics keys "
-            f"(e.g. {legacy[0]}): they come from PyTorch < 0.4 and are unused",
-            stacklevel=2,
+            f"(e.g. {legacy[0]}): they come from PyTorch < 0.4 and are unused"
         )
     return {k: v for k, v in state.items() if k not in set(legacy)}
 
