@@ -12,9 +12,11 @@ It runs the user-facing commands, so what ships is exactly what a user can repro
 2. ``realtime train --content-loss pixel --style-weight 0``: a TransformerNet that reproduces
    its input (``identity.pth``), the starting point of the style training. Cheap: no VGG.
 3. ``realtime train`` with the four paintings, ``--init identity.pth``: one multi-style
-   network (``multi.pth``) whose styles share every convolution (``RECIPES``). Interrupted
-   or extended runs continue from their newest checkpoint (``--resume``); a finished run is
-   not retrained.
+   network whose styles share every convolution (``RECIPES``), in two phases: the paintings
+   at a long side of ``style_size`` (``multi.pth``, kept as ``multi-<coarse_steps>.pth``),
+   then, from that run's checkpoint, at ``fine_style_size`` (``multi-<fine_style_size>.pth``,
+   the network that ships). Interrupted or extended runs continue from their newest
+   checkpoint (``--resume``); a finished run is not retrained.
 4. ``realtime export --fp16 --style NAME``: each style as its own single-style network.
 5. ``realtime image`` on ``samples/amber.jpg`` at full size and ``realtime eval style`` of
    that output and of the PyTorch examples' reference output: the numbers in each card's
@@ -32,9 +34,11 @@ four-painting network at once (``realtime train --arch lite --teacher multi.pth`
 in its own style), started from ``mosaic-lite`` (built first if missing), so its shared
 convolutions already paint; after ``lite_multi_teacher_steps`` it goes on with each
 painting's Gram term added (``--style-image`` with ``--teacher``), which gives back the
-strokes a pixel-matched student softens. Each ``NAME-lite`` is then exported from it
-(``--style NAME``), as the full styles are from ``multi.pth``. ``--lite-steps N`` ships its
-checkpoint of step N.
+strokes a pixel-matched student softens. Those two phases learn from the first phase's
+network; a third continues them with the shipped network as teacher and the paintings at
+``fine_style_size`` (``paintings-lite-<fine_style_size>.pth``). Each ``NAME-lite`` is then
+exported from it (``--style NAME``), as the full styles are from the shipped multi-style
+network. ``--lite-steps N`` ships the third phase's checkpoint of step N.
 """
 
 from __future__ import annotations
@@ -72,10 +76,14 @@ class Recipe:
     """``realtime train`` options of a recipe's two runs (docs/STYLES.md says why)."""
 
     identity_steps: int
+    # The multi-style network: ``coarse_steps`` with the paintings at ``style_size``, then on
+    # to ``steps`` with them at ``fine_style_size``.
+    coarse_steps: int
     steps: int
     image_size: int
     batch_size: int
     style_size: int
+    fine_style_size: int
     scale_jitter: float
     content_weight: float
     style_weight: float
@@ -91,6 +99,8 @@ class Recipe:
     lite_multi_teacher_steps: int
     lite_multi_steps: int
     lite_style_weights: tuple[float, ...]
+    # Then on to lite_fine_steps with the shipped network as teacher, its paintings' scale.
+    lite_fine_steps: int
 
     def common(self) -> list[str]:
         return [
@@ -105,15 +115,18 @@ class Recipe:
 
 RECIPES = {
     # The 2-core development CPU: 128 px crops (a step of the four styles takes about 1.3 s),
-    # every painting matched at a long side of 1024 (the size whose strokes match amber
-    # stylized at 1080 px and scored at 512), the cosine content loss over relu1_2..relu4_3,
-    # started from a network that reproduces its input.
+    # the cosine content loss over relu1_2..relu4_3, started from a network that reproduces
+    # its input. The paintings are matched at a long side of 1024 for 2000 steps, then of
+    # 512: a 128 px crop against the painting at 512 is the references' geometry (256 px
+    # against 1024), and it brought every style closer to its painting (B5, docs/STYLES.md).
     "cpu": Recipe(
         identity_steps=1000,
-        steps=20_000,
+        coarse_steps=2000,
+        steps=3000,
         image_size=128,
         batch_size=4,
         style_size=1024,
+        fine_style_size=512,
         scale_jitter=3.0,
         content_weight=5.0,
         style_weight=5.0,
@@ -125,6 +138,7 @@ RECIPES = {
         lite_multi_teacher_steps=3000,
         lite_multi_steps=4500,
         lite_style_weights=(0.4, 0.2, 0.3, 0.4),
+        lite_fine_steps=5500,
     ),
 }
 
@@ -171,6 +185,17 @@ def _train(out: Path, steps: int, args: list[str]) -> Path:
     return out
 
 
+def _continue_from(out: Path, source: Path, step: int) -> None:
+    """Start ``out``'s run from ``source``'s checkpoint of ``step`` (Adam's state included),
+    unless ``out`` has checkpoints of its own. Its resume warns that the recipe changed: on
+    purpose, a new phase."""
+    checkpoints = out.with_name(out.stem + ".checkpoints")
+    if not checkpoints.is_dir():
+        checkpoints.mkdir(parents=True)
+        name = f"step_{step:06d}.pt"
+        shutil.copyfile(source.with_name(source.stem + ".checkpoints") / name, checkpoints / name)
+
+
 def _snapshot(out: Path, steps: int, args: list[str]) -> Path | None:
     """The main run's network as it was at ``steps``, when that checkpoint exists: written
     out with its card by resuming it with nothing left to train."""
@@ -184,7 +209,9 @@ def _snapshot(out: Path, steps: int, args: list[str]) -> Path | None:
     return snapshot
 
 
-def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) -> Path:
+def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) -> tuple[Path, Path]:
+    """(the first phase's network, the shipped one); ``steps``: the second phase's checkpoint
+    of that step instead of its last."""
     dataset = training_folder(shared, work)
     preview = ["--preview-image", str(shared / "data/samples/amber.jpg"), "--num-workers", "1"]
     identity = _train(
@@ -195,18 +222,26 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
     )  # fmt: skip
     multi_args = [*painting_args(shared), "--dataset", str(dataset), "--init", str(identity),
          "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
-         "--style-size", str(recipe.style_size),
          "--content-loss", "cosine", "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
          "--content-weight", str(recipe.content_weight),
          "--style-weight", str(recipe.style_weight),
          "--keep-checkpoints", "100", *recipe.common(), *preview]  # fmt: skip
-    out = work / "multi.pth"
+    main = work / "multi.pth"
+    coarse_args = [*multi_args, "--style-size", str(recipe.style_size)]
+    coarse = _snapshot(main, recipe.coarse_steps, coarse_args)
+    if coarse is None:
+        _train(main, recipe.coarse_steps, coarse_args)
+        coarse = _snapshot(main, recipe.coarse_steps, coarse_args)
+    assert coarse is not None  # its checkpoint of that step now exists
+    fine = work / f"multi-{recipe.fine_style_size}.pth"
+    _continue_from(fine, main, recipe.coarse_steps)
+    fine_args = [*multi_args, "--style-size", str(recipe.fine_style_size)]
     if steps is not None and steps != recipe.steps:
-        snapshot = _snapshot(out, steps, multi_args)
-        if snapshot is not None:
-            return snapshot
-        out = work / f"multi-{steps}.pth"
-    return _train(out, steps or recipe.steps, multi_args)
+        snapshot = _snapshot(fine, steps, fine_args)
+        if snapshot is None:
+            raise SystemExit(f"retrain: no checkpoint of step {steps} in {fine.stem}.checkpoints")
+        return coarse, snapshot
+    return coarse, _train(fine, recipe.steps, fine_args)
 
 
 def evaluate(image: Path, style: str, shared: Path, photo: Path | None = None) -> dict[str, float]:
@@ -352,13 +387,14 @@ def distil(style: str, multi: Path, recipe: Recipe, shared: Path, work: Path) ->
 
 
 def distil_all(
-    multi: Path, recipe: Recipe, shared: Path, work: Path, steps: int | None = None
+    coarse: Path, fine: Path, recipe: Recipe, shared: Path, work: Path, steps: int | None = None
 ) -> Path:
-    """paintings-lite: the lite network trained to reproduce every style of ``multi`` (each
+    """paintings-lite: the lite network trained to reproduce every style of ``coarse`` (each
     crop in its own style), started from mosaic-lite, then also to match each painting's
-    Gram statistics. ``steps``: its checkpoint of that step."""
-    start = distil("mosaic", multi, recipe, shared, work)
-    args = ["--arch", "lite", "--teacher", str(multi), "--init", str(start),
+    Gram statistics, then on with ``fine`` as teacher. ``steps``: the last phase's
+    checkpoint of that step."""
+    start = distil("mosaic", coarse, recipe, shared, work)
+    args = ["--arch", "lite", "--init", str(start),
             "--content-loss", "cosine",
             "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
             "--content-weight", str(recipe.lite_content_weight),
@@ -372,26 +408,28 @@ def distil_all(
     first = _train(
         work / "lite" / "paintings-lite-teacher.pth",
         recipe.lite_multi_teacher_steps,
-        [*args, "--style-weight", "0"],
+        [*args, "--teacher", str(coarse), "--style-weight", "0"],
     )
     # Then the paintings' Gram term as well: a pixel-matched student is a softer copy of
     # its teacher, and the Gram term gives the strokes back (the A/B in docs/STYLES.md).
     # The run continues the first one's last checkpoint (Adam's state included).
-    out = work / "lite" / "paintings-lite.pth"
-    checkpoints = out.with_name(out.stem + ".checkpoints")
-    if not checkpoints.is_dir():
-        checkpoints.mkdir()
-        last = f"step_{recipe.lite_multi_teacher_steps:06d}.pt"
-        shutil.copyfile(first.with_name(first.stem + ".checkpoints") / last, checkpoints / last)
-    args += [*painting_args(shared), "--style-size", str(recipe.style_size),
+    second = work / "lite" / "paintings-lite.pth"
+    _continue_from(second, first, recipe.lite_multi_teacher_steps)
+    args += [*painting_args(shared),
              "--style-weight", ",".join(map(str, recipe.lite_style_weights))]  # fmt: skip
-    if steps is not None and steps != recipe.lite_multi_steps:
+    _train(second, recipe.lite_multi_steps,
+           [*args, "--teacher", str(coarse), "--style-size", str(recipe.style_size)])  # fmt: skip
+    # Then the shipped network as teacher, and its paintings' scale: the student follows
+    # the network it stands in for on a CPU.
+    out = work / "lite" / f"paintings-lite-{recipe.fine_style_size}.pth"
+    _continue_from(out, second, recipe.lite_multi_steps)
+    args += ["--teacher", str(fine), "--style-size", str(recipe.fine_style_size)]
+    if steps is not None and steps != recipe.lite_fine_steps:
         snapshot = _snapshot(out, steps, args)
         if snapshot is None:
             raise SystemExit(f"retrain: no checkpoint of step {steps} in {out.stem}.checkpoints")
         return snapshot
-    # Its resume warns that the recipe changed: on purpose, at the first run's end.
-    return _train(out, recipe.lite_multi_steps, args)
+    return _train(out, recipe.lite_fine_steps, args)
 
 
 def install(style: str, card: dict, work: Path) -> None:
@@ -460,8 +498,8 @@ def main() -> None:
     parser.add_argument(
         "--steps",
         type=int,
-        help="ship the multi-style network at this step (the main run's checkpoint of that "
-        "step when there is one) instead of the recipe's last",
+        help="ship the multi-style network at this step (its second phase's checkpoint of "
+        "that step) instead of the recipe's last",
     )
     parser.add_argument(
         "--lite",
@@ -501,17 +539,17 @@ def main() -> None:
     if args.lite and args.lite_multi:
         parser.error("--lite and --lite-multi are two ways to build NAME-lite; give one")
     recipe = RECIPES[args.recipe]
-    multi = train(recipe, args.shared, args.work, args.steps)
+    coarse, multi = train(recipe, args.shared, args.work, args.steps)
     lite_multi = None
     if args.lite_multi:
-        lite_multi = distil_all(multi, recipe, args.shared, args.work, args.lite_steps)
+        lite_multi = distil_all(coarse, multi, recipe, args.shared, args.work, args.lite_steps)
     if args.train_only:
         return
     lite = args.lite or args.lite_multi
 
     def student(style: str) -> Path | None:
         if args.lite:
-            return distil(style, multi, recipe, args.shared, args.work)
+            return distil(style, coarse, recipe, args.shared, args.work)
         return lite_multi
 
     cards = {
