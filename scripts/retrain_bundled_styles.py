@@ -197,8 +197,8 @@ def _continue_from(out: Path, source: Path, step: int) -> None:
 
 
 def _snapshot(out: Path, steps: int, args: list[str]) -> Path | None:
-    """The main run's network as it was at ``steps``, when that checkpoint exists: written
-    out with its card by resuming it with nothing left to train."""
+    """``out``'s run as it was at ``steps``, when that checkpoint exists: written out with
+    its card (as ``<stem>-<steps>.pth``) by resuming it with nothing left to train."""
     checkpoint = out.with_name(out.stem + ".checkpoints") / f"step_{steps:06d}.pt"
     if not checkpoint.is_file():
         return None
@@ -232,7 +232,11 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
     if coarse is None:
         _train(main, recipe.coarse_steps, coarse_args)
         coarse = _snapshot(main, recipe.coarse_steps, coarse_args)
-    assert coarse is not None  # its checkpoint of that step now exists
+    if coarse is None:  # the second phase starts from this checkpoint
+        raise SystemExit(
+            f"retrain: {main.stem}.checkpoints has no step {recipe.coarse_steps}; "
+            "coarse_steps must be a multiple of checkpoint_every"
+        )
     fine = work / f"multi-{recipe.fine_style_size}.pth"
     _continue_from(fine, main, recipe.coarse_steps)
     fine_args = [*multi_args, "--style-size", str(recipe.fine_style_size)]
