@@ -14,6 +14,11 @@ default weights works with either backbone:
     Johnson's mse, dominated by a few strong channels, punishes recolouring as much as lost
     structure (docs/STYLES.md: the reference networks' outputs have a higher relu2_2 mse
     than ours had, and keep far more of the photo);
+  - ``weighted-cosine``: ``cosine`` with each position weighted by the photo's feature
+    strength there (|phi(x)|, mean 1 per image). Plain cosine holds a dark, flat region's
+    feature direction as firmly as an edge's, so a network keeps dark regions as the photo
+    has them (docs/STYLES.md, B7: the door left unpainted); weighted, weak positions give way
+    to the painting and strong ones keep the structure;
   - ``pixel``: mse(y, x) on the [0, 1] scale, no VGG (a network that reproduces its input,
     as a starting point for style training);
 - style   = sum over layers of w_l * ||G(y) - G(s)||_F^2 / ||G(s)||_F^2, per image, against the
@@ -40,7 +45,7 @@ _TINY = torch.finfo(torch.float32).tiny
 # LPIPS's epsilon: a channel vector of all zeros (a dead position) has no direction.
 _UNIT_EPS = 1e-10
 
-CONTENT_LOSSES = ("mse", "cosine", "pixel")
+CONTENT_LOSSES = ("mse", "cosine", "weighted-cosine", "pixel")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -59,14 +64,22 @@ def content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (mse / scale.clamp_min(_TINY)).mean()
 
 
+def _unit(features: torch.Tensor) -> torch.Tensor:
+    features = features.float()
+    return features / (features.norm(dim=1, keepdim=True) + _UNIT_EPS)
+
+
 def cosine_content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean over positions of the squared distance of unit channel vectors, batch-averaged."""
+    return (_unit(output) - _unit(target)).pow(2).sum(dim=1).mean()
 
-    def unit(features: torch.Tensor) -> torch.Tensor:
-        features = features.float()
-        return features / (features.norm(dim=1, keepdim=True) + _UNIT_EPS)
 
-    return (unit(output) - unit(target)).pow(2).sum(dim=1).mean()
+def weighted_cosine_content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``cosine_content_loss`` with positions weighted by the target's channel-vector length,
+    normalised to a mean of 1 per image (so its scale matches the unweighted loss)."""
+    strength = target.float().norm(dim=1)
+    weight = strength / strength.mean(dim=(1, 2), keepdim=True).clamp_min(_TINY)
+    return (weight * (_unit(output) - _unit(target)).pow(2).sum(dim=1)).mean()
 
 
 def pixel_loss(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
@@ -204,11 +217,14 @@ class PerceptualLoss(nn.Module):
             return pixel_loss(output, content)
         with torch.no_grad():
             target_feats = self.vgg(content, self.content_layers)
-        layer_loss = cosine_content_loss if self.content_kind == "cosine" else content_loss
+        layer_loss = {
+            "cosine": cosine_content_loss,
+            "weighted-cosine": weighted_cosine_content_loss,
+        }.get(self.content_kind, content_loss)
         total = sum(
             (layer_loss(out_feats[n], target_feats[n]) for n in self.content_layers),
             start=torch.zeros((), device=output.device),
         )
         # Averaged over layers for cosine (each term is in [0, 4]); summed for Johnson's mse,
         # whose recipes are written for one layer.
-        return total / len(self.content_layers) if self.content_kind == "cosine" else total
+        return total if self.content_kind == "mse" else total / len(self.content_layers)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 STYLE_LAYER_NAMES = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
-CONTENT_LOSS_KINDS = ("mse", "cosine", "pixel")
+CONTENT_LOSS_KINDS = ("mse", "cosine", "weighted-cosine", "pixel")
 LR_SCHEDULES = ("constant", "cosine")
 ARCH_NAMES = ("full", "lite")
 RESUME_LATEST = "latest"

@@ -12,9 +12,11 @@ import torch
 from models.losses import (
     PerceptualLoss,
     content_loss,
+    cosine_content_loss,
     gram_matrix,
     style_layer_loss,
     total_variation,
+    weighted_cosine_content_loss,
 )
 from models.metrics import content_distance, edge_correlation, style_distance
 from models.transformer_net import TransformerNet
@@ -64,6 +66,37 @@ def test_content_loss_is_relative_and_scale_free() -> None:
     out = target + 0.3 * torch.randn_like(target)
     a = content_loss(out, target)
     assert content_loss(out * 1000, target * 1000).item() == pytest.approx(a.item(), rel=1e-4)
+
+
+def test_cosine_content_loss_ignores_strength_and_sees_direction() -> None:
+    target = torch.rand(2, 8, 6, 6) + 0.1
+    assert cosine_content_loss(target * 7.0, target).item() == pytest.approx(0.0, abs=1e-6)
+    # Opposite directions everywhere: |u - (-u)|^2 = 4 at every position.
+    assert cosine_content_loss(-target, target).item() == pytest.approx(4.0, rel=1e-5)
+
+
+def test_weighted_cosine_weights_positions_by_the_photos_strength() -> None:
+    target = torch.rand(1, 8, 4, 4) + 0.5
+    uniform = target / target.norm(dim=1, keepdim=True)  # every position of strength 1
+    out = torch.rand(1, 8, 4, 4)
+    # Equal strengths: the weighting is a no-op.
+    assert weighted_cosine_content_loss(out, uniform).item() == pytest.approx(
+        cosine_content_loss(out, uniform).item(), rel=1e-5
+    )
+    # The same wrong direction costs less at a weak (dark) position than at a strong one.
+    target = uniform.clone()
+    target[..., 0, 0] *= 0.1
+    target[..., 3, 3] *= 3.0
+    wrong_at = {}
+    for pos in ((0, 0), (3, 3)):
+        out = target.clone()
+        out[(..., *pos)] = -out[(..., *pos)]
+        wrong_at[pos] = weighted_cosine_content_loss(out, target).item()
+    assert wrong_at[(0, 0)] < cosine_content_loss(-target, target).item() / 16 < wrong_at[(3, 3)]
+    # Strength is relative to the image's own mean: scaling the photo changes nothing.
+    assert weighted_cosine_content_loss(out, target * 100).item() == pytest.approx(
+        weighted_cosine_content_loss(out, target).item(), rel=1e-5
+    )
 
 
 def test_style_layer_loss_is_relative_and_broadcasts_target() -> None:

@@ -132,8 +132,10 @@ def _add_loss_options(parser: argparse.ArgumentParser) -> None:
         "--content-loss",
         choices=CONTENT_LOSS_KINDS,
         default=d.content_loss,
-        help="cosine: keep each position's kind of feature (structure); mse: Johnson et "
-        "al.'s feature mse; pixel: reproduce the input (default %(default)s)",
+        help="cosine: keep each position's kind of feature (structure); weighted-cosine: "
+        "the same, weighted by the photo's feature strength, so dark flat regions give way "
+        "to the painting; mse: Johnson et al.'s feature mse; pixel: reproduce the input "
+        "(default %(default)s)",
     )
     group.add_argument(
         "--content-layers",
