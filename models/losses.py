@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -74,10 +75,14 @@ def cosine_content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return (_unit(output) - _unit(target)).pow(2).sum(dim=1).mean()
 
 
-def weighted_cosine_content_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``cosine_content_loss`` with positions weighted by the target's channel-vector length,
-    normalised to a mean of 1 per image (so its scale matches the unweighted loss)."""
-    strength = target.float().norm(dim=1)
+def weighted_cosine_content_loss(
+    output: torch.Tensor, target: torch.Tensor, power: float | torch.Tensor = 1.0
+) -> torch.Tensor:
+    """``cosine_content_loss`` with positions weighted by the target's channel-vector length
+    to the ``power`` (one for all, or one per image: 0 is plain cosine), normalised to a mean
+    of 1 per image (so its scale matches the unweighted loss)."""
+    power = torch.as_tensor(power, dtype=torch.float32, device=target.device)
+    strength = target.float().norm(dim=1).clamp_min(_TINY).pow(power.reshape(-1, 1, 1))
     weight = strength / strength.mean(dim=(1, 2), keepdim=True).clamp_min(_TINY)
     return (weight * (_unit(output) - _unit(target)).pow(2).sum(dim=1)).mean()
 
@@ -136,6 +141,7 @@ class PerceptualLoss(nn.Module):
         style_layer_weights: Mapping[str, float] | None = None,
         content_loss: str = "mse",
         pixel_weight: float = 0.0,
+        content_strength: float | Sequence[float] = 1.0,
     ) -> None:
         super().__init__()
         if content_loss not in CONTENT_LOSSES:
@@ -160,6 +166,17 @@ class PerceptualLoss(nn.Module):
         self.tv_weight = tv_weight
         self.pixel_weight = pixel_weight
         self.content_kind = content_loss
+        # weighted-cosine's power of the photo's feature strength, per style (0: plain cosine).
+        strengths = (
+            [float(content_strength)] * len(weights_per_style)
+            if isinstance(content_strength, int | float)
+            else [float(w) for w in content_strength]
+        )
+        if len(strengths) != len(weights_per_style):
+            raise ValueError(
+                f"{len(strengths)} content strengths for {len(weights_per_style)} styles"
+            )
+        self.content_strength = torch.tensor(strengths)
         self.content_layers = () if content_loss == "pixel" else tuple(content_layers)
         self.style_layers = tuple(style_layers) if any(weights_per_style) else ()
         layer_weights = dict(style_layer_weights or {})
@@ -192,7 +209,7 @@ class PerceptualLoss(nn.Module):
             style = torch.zeros(output.shape[0], dtype=torch.long, device=device)
         wanted = self.content_layers + self.style_layers
         out_feats = self.vgg(output, wanted) if wanted else {}
-        c_loss = self._content(output, content, out_feats)
+        c_loss = self._content(output, content, out_feats, style)
         per_image = torch.zeros(output.shape[0], device=device)
         for name in self.style_layers:
             weight = self.style_layer_weights[name]
@@ -211,15 +228,20 @@ class PerceptualLoss(nn.Module):
         return LossTerms(total=total, content=c_loss, style=s_loss, tv=tv)
 
     def _content(
-        self, output: torch.Tensor, content: torch.Tensor, out_feats: dict[str, torch.Tensor]
+        self,
+        output: torch.Tensor,
+        content: torch.Tensor,
+        out_feats: dict[str, torch.Tensor],
+        style: torch.Tensor,
     ) -> torch.Tensor:
         if self.content_kind == "pixel":
             return pixel_loss(output, content)
         with torch.no_grad():
             target_feats = self.vgg(content, self.content_layers)
+        power = self.content_strength.to(output.device)[style]
         layer_loss = {
             "cosine": cosine_content_loss,
-            "weighted-cosine": weighted_cosine_content_loss,
+            "weighted-cosine": partial(weighted_cosine_content_loss, power=power),
         }.get(self.content_kind, content_loss)
         total = sum(
             (layer_loss(out_feats[n], target_feats[n]) for n in self.content_layers),

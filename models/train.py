@@ -171,6 +171,16 @@ def _validate_styles(config: TrainConfig) -> None:
             "no --style-image given; give one (or several for a multi-style network), or "
             "--style-weight 0 to train a network that reproduces its input"
         )
+    strengths = config.content_strength
+    if not strengths or not all(w >= 0 for w in strengths):
+        raise UserError(
+            f"--content-strength must be 0 or more, got {','.join(map(str, strengths))}"
+        )
+    if len(strengths) not in (1, max(1, images)):
+        raise UserError(
+            f"--content-strength has {len(strengths)} values for {images} style images; "
+            "give one for all, or one per --style-image"
+        )
     names = style_names(config)
     if len(set(names)) != len(names):
         raise UserError(
@@ -346,6 +356,7 @@ _RECIPE_FIELDS = (
     "content_weight",
     "content_loss",
     "content_layers",
+    "content_strength",
     "style_weight",
     "tv_weight",
     "style_layer_weights",
@@ -550,6 +561,7 @@ def _start(
             ),
             content_loss=config.content_loss,
             pixel_weight=config.pixel_weight,
+            content_strength=config.content_strengths(),
         ),
         use_amp=use_amp,
         step=start_step,

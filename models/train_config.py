@@ -48,6 +48,9 @@ class TrainConfig:
     content_weight: float = 5.0
     content_loss: str = "cosine"  # one of CONTENT_LOSS_KINDS
     content_layers: tuple[str, ...] = STYLE_LAYER_NAMES
+    # With content_loss "weighted-cosine": the power of the photo's feature strength that
+    # weighs each position, one for every style or one per style image (0 is plain cosine).
+    content_strength: tuple[float, ...] = (1.0,)
     # One weight for every style, or one per style image.
     style_weight: tuple[float, ...] = (5.0,)
     tv_weight: float = 0.0
@@ -111,6 +114,12 @@ class TrainConfig:
         if len(self.style_weight) == 1:
             return self.style_weight * max(1, len(self.style_images))
         return self.style_weight
+
+    def content_strengths(self) -> tuple[float, ...]:
+        """One weighted-cosine power per style (the single given power repeated)."""
+        if len(self.content_strength) == 1:
+            return self.content_strength * max(1, len(self.style_images))
+        return self.content_strength
 
     def to_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:

@@ -99,6 +99,39 @@ def test_weighted_cosine_weights_positions_by_the_photos_strength() -> None:
     )
 
 
+def test_weighted_cosine_power_per_image_runs_from_plain_to_weighted() -> None:
+    torch.manual_seed(0)
+    target = torch.rand(2, 8, 5, 5) * torch.rand(2, 1, 5, 5) * 4  # uneven strengths
+    out = torch.rand(2, 8, 5, 5)
+    plain = [cosine_content_loss(out[i : i + 1], target[i : i + 1]).item() for i in range(2)]
+    full = [
+        weighted_cosine_content_loss(out[i : i + 1], target[i : i + 1]).item() for i in range(2)
+    ]
+    assert plain[0] != pytest.approx(full[0], rel=1e-3)  # the weighting matters here
+    mixed = weighted_cosine_content_loss(out, target, power=torch.tensor([0.0, 1.0])).item()
+    assert mixed == pytest.approx((plain[0] + full[1]) / 2, rel=1e-5)
+
+
+def test_perceptual_loss_applies_each_styles_content_strength() -> None:
+    vgg = _vgg()
+    styles = [_image(1), _image(2)]
+    content, output = _image(3).repeat(2, 1, 1, 1), _image(4).repeat(2, 1, 1, 1)
+    kinds = {
+        p: PerceptualLoss(vgg, styles, 1.0, 1.0, content_loss="weighted-cosine", content_strength=p)
+        for p in (0.0, 1.0, (0.0, 1.0))
+    }
+    plain = PerceptualLoss(vgg, styles, 1.0, 1.0, content_loss="cosine")
+    index = torch.tensor([0, 1])
+    assert kinds[0.0](output, content, index).content.item() == pytest.approx(
+        plain(output, content, index).content.item(), rel=1e-5
+    )
+    mixed = kinds[(0.0, 1.0)](output, content, index).content.item()
+    halves = [kinds[p](output, content, index).content.item() for p in (0.0, 1.0)]
+    assert mixed == pytest.approx(sum(halves) / 2, rel=1e-4)
+    with pytest.raises(ValueError, match="content strengths"):
+        PerceptualLoss(vgg, styles, 1.0, 1.0, content_strength=(1.0, 1.0, 1.0))
+
+
 def test_style_layer_loss_is_relative_and_broadcasts_target() -> None:
     target = gram_matrix(torch.rand(1, 6, 5, 5))
     out = gram_matrix(torch.rand(4, 6, 5, 5))

@@ -392,6 +392,23 @@ def test_style_weights_per_style_are_checked(files: Files, tmp_path: Path, capsy
     _fails(argv, capsys, "no --style-image given")
 
 
+def test_content_strength_is_checked_and_reaches_the_card(
+    files: Files, tmp_path: Path, capsys
+) -> None:
+    argv = _argv(files, tmp_path / "m.pth", **{"--content-strength": "1,0"})
+    _fails(argv, capsys, "--content-strength has 2 values for 1 style images")
+    argv = _argv(files, tmp_path / "m.pth", **{"--content-strength": "-1"})
+    _fails(argv, capsys, "--content-strength must be 0 or more")
+    config = _config(
+        files, tmp_path / "w.pth", steps=2, checkpoint_every=0, preview_every=0,
+        style_images=(files.style, _second_style(files)),
+        content_loss="weighted-cosine", content_strength=(1.0, 0.0),
+    )  # fmt: skip
+    card = json.loads(train(config).card_path.read_text())
+    assert card["recipe"]["content_loss"] == "weighted-cosine"
+    assert card["recipe"]["content_strength"] == [1.0, 0.0]
+
+
 def test_cosine_schedule_decays_to_zero_and_resumes_exactly(files: Files) -> None:
     config = _config(files, Path("x.pth"), lr=2e-3, lr_schedule="cosine", steps=100)
     rates = [learning_rate(config, step) for step in range(101)]

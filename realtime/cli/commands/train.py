@@ -159,6 +159,15 @@ def _add_loss_options(parser: argparse.ArgumentParser) -> None:
         f"--style-image (default {_joined(d.style_weight)})",
     )
     group.add_argument(
+        "--content-strength",
+        type=_numbers,
+        default=d.content_strength,
+        metavar="P|P1,P2,...",
+        help="with --content-loss weighted-cosine: how strongly each position is weighted by "
+        "the photo's feature strength, 0 (plain cosine) to 1; one for all styles or one per "
+        f"--style-image (default {_joined(d.content_strength)})",
+    )
+    group.add_argument(
         "--style-layer-weights",
         type=_numbers,
         default=d.style_layer_weights,
@@ -303,6 +312,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         image_size=args.image_size,
         style_size=args.style_size,
         content_weight=args.content_weight,
+        content_strength=args.content_strength,
         content_loss=args.content_loss,
         content_layers=tuple(args.content_layers),
         style_weight=tuple(args.style_weight),
