@@ -14,9 +14,11 @@ It runs the user-facing commands, so what ships is exactly what a user can repro
 3. ``realtime train`` with the four paintings, ``--init identity.pth``: one multi-style
    network whose styles share every convolution (``RECIPES``), in two phases: the paintings
    at a long side of ``style_size`` (``multi.pth``, kept as ``multi-<coarse_steps>.pth``),
-   then, from that run's checkpoint, at ``fine_style_size`` (``multi-<fine_style_size>.pth``,
-   the network that ships). Interrupted or extended runs continue from their newest
-   checkpoint (``--resume``); a finished run is not retrained.
+   then, from that run's checkpoint, at ``fine_style_size`` (``multi-<fine_style_size>.pth``),
+   then a last phase from that one's last checkpoint with the content loss weighted by the
+   photo's feature strength (``multi-weighted.pth``: ``paintings`` and the styles in
+   ``finish_styles``; the others ship from the second phase). Interrupted or extended runs
+   continue from their newest checkpoint (``--resume``); a finished run is not retrained.
 4. ``realtime export --fp16 --style NAME``: each style as its own single-style network.
 5. ``realtime image`` on ``samples/amber.jpg`` at full size and ``realtime eval style`` of
    that output and of the PyTorch examples' reference output: the numbers in each card's
@@ -50,6 +52,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -77,13 +80,20 @@ class Recipe:
 
     identity_steps: int
     # The multi-style network: ``coarse_steps`` with the paintings at ``style_size``, then on
-    # to ``steps`` with them at ``fine_style_size``.
+    # to ``steps`` with them at ``fine_style_size``, then to ``finish_steps`` with the
+    # weighted-cosine content loss (``finish_content_strength`` per style) and per-style
+    # ``finish_style_weights``. ``finish_styles`` ship from that last phase (and the
+    # four-painting network), the others from the second.
     coarse_steps: int
     steps: int
     image_size: int
     batch_size: int
     style_size: int
     fine_style_size: int
+    finish_steps: int
+    finish_style_weights: tuple[float, ...]
+    finish_content_strength: tuple[float, ...]
+    finish_styles: tuple[str, ...]
     scale_jitter: float
     content_weight: float
     style_weight: float
@@ -127,6 +137,14 @@ RECIPES = {
         batch_size=4,
         style_size=1024,
         fine_style_size=512,
+        # Step 3000 on: dark and flat regions take the painting (candy's red door,
+        # rain-princess's ochre blocks) where plain cosine kept the photo's dark wood; udnie
+        # trains on plain cosine and still loses edges there, so it ships from step 3000
+        # (B9-B12, docs/STYLES.md).
+        finish_steps=3500,
+        finish_style_weights=(4.0, 5.0, 5.0, 5.0),
+        finish_content_strength=(1.0, 1.0, 0.0, 1.0),
+        finish_styles=("mosaic", "candy", "rain-princess"),
         scale_jitter=3.0,
         content_weight=5.0,
         style_weight=5.0,
@@ -209,9 +227,21 @@ def _snapshot(out: Path, steps: int, args: list[str]) -> Path | None:
     return snapshot
 
 
-def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) -> tuple[Path, Path]:
-    """(the first phase's network, the shipped one); ``steps``: the second phase's checkpoint
-    of that step instead of its last."""
+class Networks(NamedTuple):
+    """The multi-style network's phases: the first (the lite networks' first teacher), the
+    second (their last teacher) and the last."""
+
+    coarse: Path
+    fine: Path
+    finish: Path
+
+    def shipped(self, style: str, recipe: Recipe) -> Path:
+        return self.finish if style in recipe.finish_styles else self.fine
+
+
+def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) -> Networks:
+    """Every phase of the multi-style network; ``steps``: ship a checkpoint of that step
+    (of the second phase below ``recipe.steps``, else of the last) instead of the last."""
     dataset = training_folder(shared, work)
     preview = ["--preview-image", str(shared / "data/samples/amber.jpg"), "--num-workers", "1"]
     identity = _train(
@@ -240,12 +270,26 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
     fine = work / f"multi-{recipe.fine_style_size}.pth"
     _continue_from(fine, main, recipe.coarse_steps)
     fine_args = [*multi_args, "--style-size", str(recipe.fine_style_size)]
-    if steps is not None and steps != recipe.steps:
-        snapshot = _snapshot(fine, steps, fine_args)
-        if snapshot is None:
-            raise SystemExit(f"retrain: no checkpoint of step {steps} in {fine.stem}.checkpoints")
-        return coarse, snapshot
-    return coarse, _train(fine, recipe.steps, fine_args)
+    if steps is not None and steps < recipe.steps:
+        snapshot = _snapshot_or_exit(fine, steps, fine_args)
+        return Networks(coarse, snapshot, snapshot)
+    _train(fine, recipe.steps, fine_args)
+    finish = work / "multi-weighted.pth"
+    _continue_from(finish, fine, recipe.steps)
+    # Later options win: the last phase's loss, weights and rate replace the earlier ones.
+    finish_args = [*fine_args, "--content-loss", "weighted-cosine",
+        "--content-strength", ",".join(map(str, recipe.finish_content_strength)),
+        "--style-weight", ",".join(map(str, recipe.finish_style_weights))]  # fmt: skip
+    if steps is not None and steps != recipe.finish_steps:
+        return Networks(coarse, fine, _snapshot_or_exit(finish, steps, finish_args))
+    return Networks(coarse, fine, _train(finish, recipe.finish_steps, finish_args))
+
+
+def _snapshot_or_exit(out: Path, steps: int, args: list[str]) -> Path:
+    snapshot = _snapshot(out, steps, args)
+    if snapshot is None:
+        raise SystemExit(f"retrain: no checkpoint of step {steps} in {out.stem}.checkpoints")
+    return snapshot
 
 
 def evaluate(image: Path, style: str, shared: Path, photo: Path | None = None) -> dict[str, float]:
@@ -543,22 +587,26 @@ def main() -> None:
     if args.lite and args.lite_multi:
         parser.error("--lite and --lite-multi are two ways to build NAME-lite; give one")
     recipe = RECIPES[args.recipe]
-    coarse, multi = train(recipe, args.shared, args.work, args.steps)
+    nets = train(recipe, args.shared, args.work, args.steps)
     lite_multi = None
     if args.lite_multi:
-        lite_multi = distil_all(coarse, multi, recipe, args.shared, args.work, args.lite_steps)
+        lite_multi = distil_all(
+            nets.coarse, nets.fine, recipe, args.shared, args.work, args.lite_steps
+        )
     if args.train_only:
         return
     lite = args.lite or args.lite_multi
 
     def student(style: str) -> Path | None:
         if args.lite:
-            return distil(style, coarse, recipe, args.shared, args.work)
+            return distil(style, nets.coarse, recipe, args.shared, args.work)
         return lite_multi
 
     cards = {
         (f"{style}-lite" if lite else style): build(
-            style, multi, args.recipe, args.shared, args.work, args.steps,
+            # A lite network is carded against the network it was distilled from.
+            style, nets.fine if lite else nets.shipped(style, recipe), args.recipe,
+            args.shared, args.work, args.steps,
             student(style), args.lite_steps,
         )
         for style in styles
@@ -569,7 +617,7 @@ def main() -> None:
             _lite_flags(lite_multi, args.lite_steps))}  # fmt: skip
     elif not lite:
         cards_to_install = {**cards, "paintings": build_paintings(
-            multi, args.recipe, args.work, args.steps)}  # fmt: skip
+            nets.finish, args.recipe, args.work, args.steps)}  # fmt: skip
     else:
         cards_to_install = cards
     if not args.no_install:
