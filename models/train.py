@@ -13,6 +13,7 @@ Outputs, for ``--out DIR/NAME.pth``:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
@@ -378,6 +379,14 @@ _RECIPE_FIELDS = (
 
 def _warn_recipe_changes(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     now = config.to_json()
+    # A field the checkpoint's config lacks did not exist when it was written: that run
+    # trained as its default does.
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(TrainConfig)
+        if f.name in _RECIPE_FIELDS and f.default is not dataclasses.MISSING
+    }
+    saved = {**dataclasses.replace(config, **defaults).to_json(), **saved}
     changed = [k for k in _RECIPE_FIELDS if k in saved and saved[k] != now[k]]
     if changed:
         log.warning(

@@ -409,6 +409,22 @@ def test_content_strength_is_checked_and_reaches_the_card(
     assert card["recipe"]["content_strength"] == [1.0, 0.0]
 
 
+def test_resume_warns_of_a_field_its_checkpoint_predates(
+    files: Files, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = _config(files, tmp_path / "a.pth", steps=2, checkpoint_every=2, preview_every=0)
+    first = train(config)
+    checkpoint = first.checkpoint_dir / "step_000002.pt"
+    saved = torch.load(checkpoint, weights_only=True)
+    del saved["config"]["content_strength"]  # as written before the option existed
+    torch.save(saved, checkpoint)
+    caplog.clear()
+    train(dataclasses.replace(config, steps=3, resume=str(checkpoint)))
+    assert "different recipe" not in caplog.text  # it trained as the default does
+    train(dataclasses.replace(config, steps=3, resume=str(checkpoint), content_strength=(0.5,)))
+    assert "different recipe (content_strength)" in caplog.text
+
+
 def test_cosine_schedule_decays_to_zero_and_resumes_exactly(files: Files) -> None:
     config = _config(files, Path("x.pth"), lr=2e-3, lr_schedule="cosine", steps=100)
     rates = [learning_rate(config, step) for step in range(101)]
