@@ -13,7 +13,6 @@ Outputs, for ``--out DIR/NAME.pth``:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import random
@@ -21,7 +20,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,30 +156,26 @@ def _validate_teacher(config: TrainConfig) -> None:
         raise UserError(f"teacher network not found: {config.teacher}")
 
 
+def _check_per_style(flag: str, values: tuple[float, ...], images: int) -> None:
+    """An option given once for every style or once per style image, each 0 or more."""
+    if not values or not all(v >= 0 for v in values):
+        raise UserError(f"{flag} must be 0 or more, got {','.join(map(str, values))}")
+    if len(values) not in (1, images):
+        raise UserError(
+            f"{flag} has {len(values)} values for {images} style images; "
+            "give one for all, or one per --style-image"
+        )
+
+
 def _validate_styles(config: TrainConfig) -> None:
     weights = config.style_weight
     images = len(config.style_images)
-    if not weights or not all(w >= 0 for w in weights):
-        raise UserError(f"--style-weight must be 0 or more, got {','.join(map(str, weights))}")
-    if len(weights) not in (1, images):
-        raise UserError(
-            f"--style-weight has {len(weights)} values for {images} style images; "
-            "give one for all, or one per --style-image"
-        )
+    _check_per_style("--style-weight", weights, images)
+    _check_per_style("--content-strength", config.content_strength, images)
     if images == 0 and any(weights):
         raise UserError(
             "no --style-image given; give one (or several for a multi-style network), or "
             "--style-weight 0 to train a network that reproduces its input"
-        )
-    strengths = config.content_strength
-    if not strengths or not all(w >= 0 for w in strengths):
-        raise UserError(
-            f"--content-strength must be 0 or more, got {','.join(map(str, strengths))}"
-        )
-    if len(strengths) not in (1, max(1, images)):
-        raise UserError(
-            f"--content-strength has {len(strengths)} values for {images} style images; "
-            "give one for all, or one per --style-image"
         )
     names = style_names(config)
     if len(set(names)) != len(names):
@@ -383,10 +378,10 @@ def _warn_recipe_changes(saved: dict[str, Any], config: TrainConfig, path: Path)
     # trained as its default does.
     defaults = {
         f.name: f.default
-        for f in dataclasses.fields(TrainConfig)
-        if f.name in _RECIPE_FIELDS and f.default is not dataclasses.MISSING
+        for f in fields(TrainConfig)
+        if f.name in _RECIPE_FIELDS and f.default is not MISSING
     }
-    saved = {**dataclasses.replace(config, **defaults).to_json(), **saved}
+    saved = {**replace(config, **defaults).to_json(), **saved}
     changed = [k for k in _RECIPE_FIELDS if k in saved and saved[k] != now[k]]
     if changed:
         log.warning(

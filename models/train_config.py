@@ -109,17 +109,16 @@ class TrainConfig:
     def multi_style(self) -> bool:
         return self.num_styles > 1
 
+    def _per_style(self, values: tuple[float, ...]) -> tuple[float, ...]:
+        """One value per style image: a single given value repeated."""
+        return values * max(1, len(self.style_images)) if len(values) == 1 else values
+
     def style_weights(self) -> tuple[float, ...]:
-        """One weight per style image (the single given weight repeated)."""
-        if len(self.style_weight) == 1:
-            return self.style_weight * max(1, len(self.style_images))
-        return self.style_weight
+        return self._per_style(self.style_weight)
 
     def content_strengths(self) -> tuple[float, ...]:
-        """One weighted-cosine power per style (the single given power repeated)."""
-        if len(self.content_strength) == 1:
-            return self.content_strength * max(1, len(self.style_images))
-        return self.content_strength
+        """One weighted-cosine power per style."""
+        return self._per_style(self.content_strength)
 
     def to_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
