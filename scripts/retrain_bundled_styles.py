@@ -482,7 +482,10 @@ def distil_all(
 
 def install(style: str, card: dict, work: Path) -> None:
     shutil.copyfile(work / f"{style}.onnx", BUNDLED / f"{style}.onnx")
-    (BUNDLED / f"{style}.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    # The card names this checkout's files relative to its root: the package ships to
+    # machines where this machine's absolute paths mean nothing.
+    text = json.dumps(card, indent=1).replace(json.dumps(f"{ROOT}/")[1:-1], "")
+    (BUNDLED / f"{style}.json").write_text(text + "\n", encoding="utf-8")
     print(f"installed {style} into {BUNDLED}", flush=True)
 
 
