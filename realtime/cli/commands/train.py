@@ -164,7 +164,8 @@ def _add_loss_options(parser: argparse.ArgumentParser) -> None:
         default=d.content_strength,
         metavar="P|P1,P2,...",
         help="with --content-loss weighted-cosine: how strongly each position is weighted by "
-        "the photo's feature strength, 0 (plain cosine) to 1; one for all styles or one per "
+        "the photo's feature strength (the power it is raised to: 0 is plain cosine, above 1 "
+        "weak regions give way more); one for all styles or one per "
         f"--style-image (default {_joined(d.content_strength)})",
     )
     group.add_argument(
