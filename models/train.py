@@ -639,11 +639,17 @@ def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[
 def _regrouped(
     saved: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict[str, Any]:
-    """A checkpoint's optimiser state in this run's parameter groups. Checkpoints from before
-    the shared/per-style split hold one group, the learning parameters in ``model.parameters()``
+    """A checkpoint's optimiser state in this run's parameter groups, each group's ``scale``
+    this run's (``load_state_dict`` keeps the saved group's settings, which would silently
+    undo a resumed run's new ``--style-lr-scale``). Checkpoints from before the
+    shared/per-style split hold one group, the learning parameters in ``model.parameters()``
     order; their per-parameter moments move to the same parameters in today's groups."""
     if len(saved["param_groups"]) == len(optimizer.param_groups):
-        return saved
+        groups = [
+            {**group, "scale": ours.get("scale", 1.0)}
+            for group, ours in zip(saved["param_groups"], optimizer.param_groups, strict=True)
+        ]
+        return {**saved, "param_groups": groups}
     old_order = [p for p in model.parameters() if p.requires_grad]
     if len(saved["param_groups"]) != 1 or len(saved["param_groups"][0]["params"]) != len(old_order):
         raise UserError(

@@ -664,6 +664,12 @@ def test_resume_moves_a_one_group_optimiser_state_into_todays_groups() -> None:
     assert [g["scale"] for g in new.param_groups] == [1.0, 10.0]
     for param in model.parameters():  # every parameter keeps its own moments
         assert torch.equal(new.state[param]["exp_avg"], old.state[param]["exp_avg"])
+    # Resumed with another --style-lr-scale, the run's own scale wins over the saved one.
+    faster = torch.optim.Adam(
+        _parameter_groups(model, dataclasses.replace(config, style_lr_scale=3.0)), lr=1e-3
+    )
+    faster.load_state_dict(_regrouped(new.state_dict(), model, faster))
+    assert [g["scale"] for g in faster.param_groups] == [1.0, 3.0]
     # A state from another network is refused with a way forward, not a traceback.
     other = torch.optim.Adam(build_network(num_styles=3).parameters()).state_dict()
     other["param_groups"][0]["params"] = other["param_groups"][0]["params"][:-1]
