@@ -6,7 +6,9 @@ needed and the student inherits a style the teacher already paints well.
 
 A multi-style teacher is distilled one style at a time (``--teacher-style``: a single-style
 student) or whole: the student gets the teacher's styles, named as its card names them, and
-each crop is painted by the teacher in the style the student is learning on that crop.
+each crop is painted by the teacher in the style the student is learning on that crop. Some
+of those styles may be painted by other networks (``--teacher-row NAME=NET.pth``), when the
+styles the student stands in for ship from different networks.
 """
 
 from __future__ import annotations
@@ -35,12 +37,22 @@ class Teacher:
     # () when it paints one style (a single-style network, or one picked by --teacher-style).
     styles: tuple[str, ...] = ()
     style: str | None = None  # --teacher-style: the one style of a multi-style teacher
+    # --teacher-row: (index in ``styles``, that style's network, its file) for the styles
+    # painted by another network than ``net``.
+    rows: tuple[tuple[int, nn.Module, Path], ...] = ()
 
     @torch.no_grad()
     def __call__(self, crops: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """The teacher's painting of ``crops``; ``style`` (N, styles): each crop's style, the
         student's own style input, for a teacher distilled whole."""
-        return self.net(crops, style) if self.styles else self.net(crops)
+        if not self.styles:
+            return self.net(crops)
+        out = self.net(crops, style)
+        for index, net, _ in self.rows:
+            mine = style[:, index] == 1  # the crops learning that style (one-hot inputs)
+            if bool(mine.any()):
+                out[mine] = net(crops[mine])
+        return out
 
     def style_entries(self) -> list[dict[str, Any]]:
         """The card entries of the styles the student learns (name, painting, ...): the
@@ -62,12 +74,23 @@ class Teacher:
             out["styles"] = list(self.styles)
         if self.style is not None:
             out["style"] = self.style
+        if self.rows:
+            out["rows"] = {
+                self.styles[index]: {"path": str(path), "sha256": sha256_file(path)}
+                for index, _, path in self.rows
+            }
         return out
 
 
-def load_teacher(path: Path, style: str | None, device: torch.device) -> Teacher:
+def load_teacher(
+    path: Path,
+    style: str | None,
+    device: torch.device,
+    rows: tuple[tuple[str, Path], ...] = (),
+) -> Teacher:
     """The teacher network at ``path`` (a .pth), frozen, in eval mode. A multi-style teacher
-    paints ``style``, one of the names its card lists, or all its styles when it is None."""
+    paints ``style``, one of the names its card lists, or all its styles when it is None;
+    then ``rows`` may give some of them to other networks (NAME, NET.pth): NET's NAME."""
     net = load_transformer_net(path)  # one line naming the problem if it is not one
     card = read_card(path)
     styles: tuple[str, ...] = ()
@@ -97,7 +120,46 @@ def load_teacher(path: Path, style: str | None, device: torch.device) -> Teacher
             )
         else:
             styles = tuple(names)
+    if rows and not styles:
+        raise UserError(
+            "--teacher-row goes with a multi-style --teacher distilled whole "
+            f"(without --teacher-style); {path.name} paints one style here"
+        )
+    loaded = []
+    for name, row_path in rows:
+        if name not in styles:
+            raise UserError(
+                f"--teacher-row {name}={row_path}: {path.name} has no style {name}; "
+                f"it paints {', '.join(styles)}"
+            )
+        loaded.append((styles.index(name), _frozen(_one_style(row_path, name), device), row_path))
+    if len({index for index, _, _ in loaded}) != len(loaded):
+        raise UserError("--teacher-row: each style at most once")
+    return Teacher(
+        path=path, net=_frozen(net, device), card=card, styles=styles, style=style,
+        rows=tuple(loaded),
+    )  # fmt: skip
+
+
+def _one_style(path: Path, name: str) -> nn.Module:
+    """The network at ``path`` painting ``name``: itself when it paints one style, else its
+    style of that name."""
+    if not path.is_file():
+        raise UserError(f"--teacher-row {name}={path}: network not found")
+    net = load_transformer_net(path)
+    if not getattr(net, "num_styles", None):
+        return net
+    names = card_styles(read_card(path))
+    if name not in names:
+        raise UserError(
+            f"--teacher-row {name}={path}: {path.name} has no style {name}; it paints "
+            f"{', '.join(names) or 'styles its missing card NAME.json would name'}"
+        )
+    return one_style_network(net, names.index(name))
+
+
+def _frozen(net: nn.Module, device: torch.device) -> nn.Module:
     net = net.to(device).eval()
     for param in net.parameters():
         param.requires_grad_(False)
-    return Teacher(path=path, net=net, card=card, styles=styles, style=style)
+    return net

@@ -149,8 +149,10 @@ def _validate_teacher(config: TrainConfig) -> None:
     if not config.pixel_weight >= 0:
         raise UserError(f"--pixel-weight must be 0 or more, got {config.pixel_weight}")
     if config.teacher is None:
-        if config.teacher_style is not None:
-            raise UserError("--teacher-style goes with --teacher NET.pth, the network to distil")
+        for flag, given in (("--teacher-style", config.teacher_style),
+                            ("--teacher-row", config.teacher_rows)):  # fmt: skip
+            if given:
+                raise UserError(f"{flag} goes with --teacher NET.pth, the network to distil")
         return
     if not config.teacher.is_file():
         raise UserError(f"teacher network not found: {config.teacher}")
@@ -368,6 +370,7 @@ _RECIPE_FIELDS = (
     "amp",
     "teacher",
     "teacher_style",
+    "teacher_rows",
     "pixel_weight",
 )
 
@@ -604,7 +607,7 @@ def _read_teacher(config: TrainConfig, device: torch.device) -> tuple[TrainConfi
     """The teacher (None without one), and the config with the styles it gives the student."""
     if config.teacher is None:
         return config, None
-    teacher = load_teacher(config.teacher, config.teacher_style, device)
+    teacher = load_teacher(config.teacher, config.teacher_style, device, config.teacher_rows)
     _check_teacher_paintings(config, teacher)
     return replace(config, teacher_styles=teacher.styles), teacher
 

@@ -77,6 +77,10 @@ class TrainConfig:
     # for a student with the same styles (each crop in its own style).
     teacher: Path | None = None
     teacher_style: str | None = None
+    # A multi-style teacher distilled whole, with some of its styles painted by other
+    # networks: (NAME, NET.pth) pairs, NET's NAME painting NAME's crops. For a student whose
+    # styles ship from different networks (a shared network's phases).
+    teacher_rows: tuple[tuple[str, Path], ...] = ()
     # Not an option: the styles of a multi-style teacher distilled whole, in its style input's
     # order, which the trainer reads from the teacher's card before building the student. Kept
     # in the config because they decide the student's number of styles, as style images do.

@@ -810,6 +810,57 @@ def test_a_multi_style_teacher_is_distilled_whole_into_a_lite_student(
     assert np.abs(painted["dots"] - painted["waves"]).mean() > 0.5
 
 
+def test_a_teacher_row_paints_its_style_with_another_network(
+    files: Files, multi_teacher: Path, straight: TrainResult, tmp_path: Path
+) -> None:
+    from models.distill import load_teacher
+
+    cpu = torch.device("cpu")
+    crops = torch.rand(2, 3, 32, 32) * 255
+    onehot = torch.eye(2)  # crop 0 learns dots, crop 1 waves
+    whole = load_teacher(multi_teacher, None, cpu)
+    waves_from_straight = load_teacher(multi_teacher, None, cpu, (("waves", straight.model_path),))
+    painted = waves_from_straight(crops, onehot)
+    # dots stays the teacher's own; waves' crops are the other network's painting.
+    near = {"atol": 1e-3, "rtol": 0}  # one crop at a time against a batch: float order
+    assert torch.equal(painted[0], whole(crops, onehot)[0])
+    assert torch.allclose(
+        painted[1:], load_teacher(straight.model_path, None, cpu)(crops[1:]), **near
+    )
+    assert not torch.allclose(painted[1], whole(crops, onehot)[1])
+    # A multi-style row network gives its style of that name.
+    same = load_teacher(multi_teacher, None, cpu, (("waves", multi_teacher),))
+    assert torch.allclose(same(crops, onehot), whole(crops, onehot), **near)
+    assert waves_from_straight.provenance()["rows"]["waves"]["path"] == str(straight.model_path)
+
+    # One line naming the problem, each.
+    with pytest.raises(UserError, match="pair.pth has no style candy; it paints dots, waves"):
+        load_teacher(multi_teacher, None, cpu, (("candy", straight.model_path),))
+    with pytest.raises(UserError, match="without --teacher-style"):
+        load_teacher(multi_teacher, "dots", cpu, (("dots", straight.model_path),))
+    with pytest.raises(UserError, match="network not found"):
+        load_teacher(multi_teacher, None, cpu, (("waves", tmp_path / "none.pth"),))
+    with pytest.raises(UserError, match="each style at most once"):
+        rows = (("waves", straight.model_path), ("waves", multi_teacher))
+        load_teacher(multi_teacher, None, cpu, rows)
+    no_style = {"style_images": (), "style_weight": (0.0,)}
+    with pytest.raises(UserError, match="--teacher-row goes with --teacher"):
+        train(_config(files, tmp_path / "x.pth", teacher_rows=rows[:1], **no_style))
+    with pytest.raises(UserError, match="'waves' is not NAME=NET.pth"):
+        build_parser().parse_args(["train", "--teacher-row", "waves"])
+
+
+def test_a_whole_distillation_with_a_teacher_row_records_it(
+    files: Files, multi_teacher: Path, straight: TrainResult, tmp_path: Path
+) -> None:
+    out = tmp_path / "pair-lite.pth"
+    argv = _distil_argv(files, multi_teacher, out, **{"--steps": "2"})
+    assert main([*argv, "--teacher-row", f"waves={straight.model_path}"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["distilled_from"]["rows"]["waves"]["path"] == str(straight.model_path)
+    assert card["recipe"]["teacher_rows"] == [["waves", str(straight.model_path)]]
+
+
 def test_a_whole_distillation_resumes_exactly(
     files: Files, multi_teacher: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -234,6 +234,16 @@ def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
         "single-style student (default: all of them)",
     )
     group.add_argument(
+        "--teacher-row",
+        action="append",
+        type=_teacher_row,
+        default=[],
+        metavar="NAME=NET.pth",
+        help="with a multi-style --teacher distilled whole: NAME's crops are painted by "
+        "NET.pth's NAME instead (a single-style network, or a multi-style one with that "
+        "style), for styles that ship from another network; repeatable",
+    )
+    group.add_argument(
         "--pixel-weight",
         type=float,
         default=d.pixel_weight,
@@ -300,6 +310,15 @@ def _style_images(args: argparse.Namespace) -> tuple[Path, ...]:
     return (args.add_style,)
 
 
+def _teacher_row(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not (sep and name and path):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=NET.pth; e.g. --teacher-row udnie=runs/udnie.pth"
+        )
+    return name, Path(path)
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     from models.train_config import TrainConfig
 
@@ -326,6 +345,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         init=args.init,
         teacher=args.teacher,
         teacher_style=args.teacher_style,
+        teacher_rows=tuple(args.teacher_row),
         pixel_weight=args.pixel_weight,
         seed=args.seed,
         device=args.device,
