@@ -37,10 +37,13 @@ in its own style), started from ``mosaic-lite`` (built first if missing), so its
 convolutions already paint; after ``lite_multi_teacher_steps`` it goes on with each
 painting's Gram term added (``--style-image`` with ``--teacher``), which gives back the
 strokes a pixel-matched student softens. Those two phases learn from the first phase's
-network; a third continues them with the shipped network as teacher and the paintings at
-``fine_style_size`` (``paintings-lite-<fine_style_size>.pth``). Each ``NAME-lite`` is then
-exported from it (``--style NAME``), as the full styles are from the shipped multi-style
-network. ``--lite-steps N`` ships the third phase's checkpoint of step N.
+network; a third continues them with the second phase's network as teacher and the
+paintings at ``fine_style_size`` (``paintings-lite-<fine_style_size>.pth``), and a last
+one with each style's shipped network as its teacher (``paintings-lite-final.pth``:
+``--teacher`` the last phase's, ``--teacher-row NAME=NET.pth`` for a style that ships from
+another). Each ``NAME-lite`` is then exported from it (``--style NAME``), as the full
+styles are from the shipped multi-style network. ``--lite-steps N`` ships the checkpoint
+of step N (of the phase it falls in).
 """
 
 from __future__ import annotations
@@ -109,8 +112,10 @@ class Recipe:
     lite_multi_teacher_steps: int
     lite_multi_steps: int
     lite_style_weights: tuple[float, ...]
-    # Then on to lite_fine_steps with the shipped network as teacher, its paintings' scale.
+    # Then on to lite_fine_steps with the second phase's network as teacher, its paintings'
+    # scale, and on to lite_final_steps with each style's shipped network as its teacher.
     lite_fine_steps: int
+    lite_final_steps: int
 
     def common(self) -> list[str]:
         return [
@@ -157,6 +162,7 @@ RECIPES = {
         lite_multi_steps=4500,
         lite_style_weights=(0.4, 0.2, 0.3, 0.4),
         lite_fine_steps=5500,
+        lite_final_steps=6500,
     ),
 }
 
@@ -237,6 +243,13 @@ class Networks(NamedTuple):
 
     def shipped(self, style: str, recipe: Recipe) -> Path:
         return self.finish if style in recipe.finish_styles else self.fine
+
+    def teacher_args(self, recipe: Recipe) -> list[str]:
+        """``realtime train`` options that make each style's shipped network its teacher:
+        the last phase's, with ``--teacher-row`` for the styles that ship from another."""
+        rows = [f"{style}={self.shipped(style, recipe)}" for style in STYLES
+                if self.shipped(style, recipe) != self.finish]  # fmt: skip
+        return ["--teacher", str(self.finish), *(a for r in rows for a in ("--teacher-row", r))]
 
 
 def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) -> Networks:
@@ -435,12 +448,14 @@ def distil(style: str, multi: Path, recipe: Recipe, shared: Path, work: Path) ->
 
 
 def distil_all(
-    coarse: Path, fine: Path, recipe: Recipe, shared: Path, work: Path, steps: int | None = None
+    nets: Networks, recipe: Recipe, shared: Path, work: Path, steps: int | None = None
 ) -> Path:
-    """paintings-lite: the lite network trained to reproduce every style of ``coarse`` (each
-    crop in its own style), started from mosaic-lite, then also to match each painting's
-    Gram statistics, then on with ``fine`` as teacher. ``steps``: the last phase's
-    checkpoint of that step."""
+    """paintings-lite: the lite network trained to reproduce every style of ``nets.coarse``
+    (each crop in its own style), started from mosaic-lite, then also to match each
+    painting's Gram statistics, then on with ``nets.fine`` as teacher, and last with each
+    style's shipped network. ``steps``: the checkpoint of that step (of the phase it falls
+    in)."""
+    coarse = nets.coarse
     start = distil("mosaic", coarse, recipe, shared, work)
     args = ["--arch", "lite", "--init", str(start),
             "--content-loss", "cosine",
@@ -467,17 +482,21 @@ def distil_all(
              "--style-weight", ",".join(map(str, recipe.lite_style_weights))]  # fmt: skip
     _train(second, recipe.lite_multi_steps,
            [*args, "--teacher", str(coarse), "--style-size", str(recipe.style_size)])  # fmt: skip
-    # Then the shipped network as teacher, and its paintings' scale: the student follows
-    # the network it stands in for on a CPU.
-    out = work / "lite" / f"paintings-lite-{recipe.fine_style_size}.pth"
-    _continue_from(out, second, recipe.lite_multi_steps)
-    args += ["--teacher", str(fine), "--style-size", str(recipe.fine_style_size)]
-    if steps is not None and steps != recipe.lite_fine_steps:
-        snapshot = _snapshot(out, steps, args)
-        if snapshot is None:
-            raise SystemExit(f"retrain: no checkpoint of step {steps} in {out.stem}.checkpoints")
-        return snapshot
-    return _train(out, recipe.lite_fine_steps, args)
+    # Then the second phase's network as teacher, and its paintings' scale.
+    fine = work / "lite" / f"paintings-lite-{recipe.fine_style_size}.pth"
+    _continue_from(fine, second, recipe.lite_multi_steps)
+    fine_args = [*args, "--teacher", str(nets.fine), "--style-size", str(recipe.fine_style_size)]
+    if steps is not None and steps <= recipe.lite_fine_steps:
+        return _snapshot_or_exit(fine, steps, fine_args)
+    _train(fine, recipe.lite_fine_steps, fine_args)
+    # Last, each style's shipped network as its teacher: the student follows the network it
+    # stands in for on a CPU (mosaic's, candy's and rain-princess's painted doors).
+    out = work / "lite" / "paintings-lite-final.pth"
+    _continue_from(out, fine, recipe.lite_fine_steps)
+    final_args = [*args, *nets.teacher_args(recipe), "--style-size", str(recipe.fine_style_size)]
+    if steps is not None and steps != recipe.lite_final_steps:
+        return _snapshot_or_exit(out, steps, final_args)
+    return _train(out, recipe.lite_final_steps, final_args)
 
 
 def install(style: str, card: dict, work: Path) -> None:
@@ -567,7 +586,8 @@ def main() -> None:
     parser.add_argument(
         "--lite-steps",
         type=int,
-        help="with --lite-multi: ship paintings-lite's checkpoint of this step",
+        help="with --lite-multi: ship paintings-lite's checkpoint of this step (of the phase "
+        "it falls in)",
     )
     parser.add_argument(
         "--styles",
@@ -593,9 +613,7 @@ def main() -> None:
     nets = train(recipe, args.shared, args.work, args.steps)
     lite_multi = None
     if args.lite_multi:
-        lite_multi = distil_all(
-            nets.coarse, nets.fine, recipe, args.shared, args.work, args.lite_steps
-        )
+        lite_multi = distil_all(nets, recipe, args.shared, args.work, args.lite_steps)
     if args.train_only:
         return
     lite = args.lite or args.lite_multi
@@ -608,7 +626,7 @@ def main() -> None:
     cards = {
         (f"{style}-lite" if lite else style): build(
             # A lite network is carded against the network it was distilled from.
-            style, nets.fine if lite else nets.shipped(style, recipe), args.recipe,
+            style, nets.coarse if args.lite else nets.shipped(style, recipe), args.recipe,
             args.shared, args.work, args.steps,
             student(style), args.lite_steps,
         )
