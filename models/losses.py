@@ -5,7 +5,8 @@ magnitudes, which differ by orders of magnitude between torchvision's ImageNet w
 the Caffe-derived ones. Every term here is divided by the size of its target, so one set of
 default weights works with either backbone:
 
-- content, one of ``CONTENT_LOSSES``, per image, averaged over the content layers:
+- content, one of ``CONTENT_LOSS_KINDS`` (models/train_config.py), per image, averaged over
+  the content layers:
   - ``mse`` (Johnson et al.'s): mse(phi(y), phi(x)) / mean(phi(x)^2);
   - ``cosine``: the mean over positions of ||u(phi(y)) - u(phi(x))||^2, with u the channel
     vector at a position scaled to unit length (LPIPS's normalisation, equal channel
@@ -38,6 +39,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from models.train_config import CONTENT_LOSS_KINDS
 from models.vgg import CONTENT_LAYER, STYLE_LAYERS, VGG16Features
 
 # Guards only against 0/0: an absolute epsilon of any real size would dominate for
@@ -45,8 +47,6 @@ from models.vgg import CONTENT_LAYER, STYLE_LAYERS, VGG16Features
 _TINY = torch.finfo(torch.float32).tiny
 # LPIPS's epsilon: a channel vector of all zeros (a dead position) has no direction.
 _UNIT_EPS = 1e-10
-
-CONTENT_LOSSES = ("mse", "cosine", "weighted-cosine", "pixel")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -144,8 +144,10 @@ class PerceptualLoss(nn.Module):
         content_strength: float | Sequence[float] = 1.0,
     ) -> None:
         super().__init__()
-        if content_loss not in CONTENT_LOSSES:
-            raise ValueError(f"content_loss must be one of {CONTENT_LOSSES}, got {content_loss!r}")
+        if content_loss not in CONTENT_LOSS_KINDS:
+            raise ValueError(
+                f"content_loss must be one of {CONTENT_LOSS_KINDS}, got {content_loss!r}"
+            )
         if isinstance(style_images, torch.Tensor):
             style_images = [style_images]
         style_images = list(style_images)
