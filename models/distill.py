@@ -47,11 +47,22 @@ class Teacher:
         student's own style input, for a teacher distilled whole."""
         if not self.styles:
             return self.net(crops)
-        out = self.net(crops, style)
+        if not self.rows:
+            return self.net(crops, style)
+        # Each crop painted once: a row's crops (one-hot inputs) by its network, the rest by
+        # the teacher.
+        rest = torch.ones(len(crops), dtype=torch.bool, device=crops.device)
+        parts = []
         for index, net, _ in self.rows:
-            mine = style[:, index] == 1  # the crops learning that style (one-hot inputs)
+            mine = style[:, index] == 1
+            rest &= ~mine
             if bool(mine.any()):
-                out[mine] = net(crops[mine])
+                parts.append((mine, net(crops[mine])))
+        if bool(rest.any()):
+            parts.append((rest, self.net(crops[rest], style[rest])))
+        out = parts[0][1].new_empty((len(crops), *parts[0][1].shape[1:]))
+        for mask, painted in parts:
+            out[mask] = painted
         return out
 
     def style_entries(self) -> list[dict[str, Any]]:
