@@ -116,12 +116,7 @@ def load_teacher(
         if style is None and count == 1 and len(names) == 1:
             style = names[0]  # its only style: the student is a single-style network of it
         if style is not None:
-            if style not in names:
-                raise UserError(
-                    f"--teacher-style {style}: {path.name} has no such style; it paints "
-                    f"{', '.join(names) or 'styles its missing card NAME.json would name'}"
-                )
-            net = one_style_network(net, names.index(style))
+            net = _style_of(net, names, style, f"--teacher-style {style}", path)
         elif len(names) != count:
             # The student's card must name its styles: the export names its style input so.
             raise UserError(
@@ -160,10 +155,15 @@ def _one_style(path: Path, name: str) -> nn.Module:
     net = load_transformer_net(path)
     if not getattr(net, "num_styles", None):
         return net
-    names = card_styles(read_card(path))
+    return _style_of(net, card_styles(read_card(path)), name, f"--teacher-row {name}={path}", path)
+
+
+def _style_of(net: nn.Module, names: list[str], name: str, option: str, path: Path) -> nn.Module:
+    """The multi-style ``net``'s style ``name`` (of its card's ``names``) as a single-style
+    network; ``option`` is what asked for it, for the error."""
     if name not in names:
         raise UserError(
-            f"--teacher-row {name}={path}: {path.name} has no style {name}; it paints "
+            f"{option}: {path.name} has no such style; it paints "
             f"{', '.join(names) or 'styles its missing card NAME.json would name'}"
         )
     return one_style_network(net, names.index(name))
