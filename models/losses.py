@@ -24,6 +24,9 @@ default weights works with either backbone:
     as a starting point for style training);
 - style   = sum over layers of w_l * ||G(y) - G(s)||_F^2 / ||G(s)||_F^2, per image, against the
   painting of that image's style (several paintings train a multi-style network);
+- laplacian (Li et al. 2017) = ||L(y) - L(x)||^2 / ||L(x)||^2 per image, L the 3x3 Laplacian
+  of the grey image averaged over k x k blocks: it keeps where the photo's light meets dark
+  (its outlines at a coarse scale) and leaves colour and fine texture to the painting;
 - tv      = mean squared difference of neighbouring pixels of y / 255 (range [0, 1]).
 
 All three are averaged over the batch. Grams and losses are computed in float32 even under
@@ -87,6 +90,29 @@ def weighted_cosine_content_loss(
     return (weight * (_unit(output) - _unit(target)).pow(2).sum(dim=1)).mean()
 
 
+# ITU-R BT.601 luma, as OpenCV's grey conversion (the scorer's edges are of grey images).
+_LUMA = (0.299, 0.587, 0.114)
+_LAPLACIAN = ((0.0, -1.0, 0.0), (-1.0, 4.0, -1.0), (0.0, -1.0, 0.0))
+
+
+def laplacian(image: torch.Tensor, pool: int) -> torch.Tensor:
+    """The 3x3 Laplacian of the grey [0, 1] image, average-pooled over ``pool`` blocks first."""
+    x = image.float() / 255.0
+    luma = torch.tensor(_LUMA, device=x.device).view(1, 3, 1, 1)
+    grey = (x * luma).sum(dim=1, keepdim=True)
+    if pool > 1:
+        grey = nn.functional.avg_pool2d(grey, pool)
+    kernel = torch.tensor(_LAPLACIAN, device=x.device).view(1, 1, 3, 3)
+    return nn.functional.conv2d(grey, kernel)
+
+
+def laplacian_loss(output: torch.Tensor, content: torch.Tensor, pool: int) -> torch.Tensor:
+    """``||L(y) - L(x)||^2 / ||L(x)||^2`` per image, batch-averaged (``laplacian``)."""
+    target = laplacian(content, pool)
+    diff = (laplacian(output, pool) - target).pow(2).sum(dim=(1, 2, 3))
+    return (diff / target.pow(2).sum(dim=(1, 2, 3)).clamp_min(_TINY)).mean()
+
+
 def pixel_loss(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Mean squared pixel difference on the [0, 1] scale."""
     return ((output.float() - content.float()) / 255.0).pow(2).mean()
@@ -142,6 +168,8 @@ class PerceptualLoss(nn.Module):
         content_loss: str = "mse",
         pixel_weight: float = 0.0,
         content_strength: float | Sequence[float] = 1.0,
+        laplacian_weight: float = 0.0,
+        laplacian_pool: int = 4,
     ) -> None:
         super().__init__()
         if content_loss not in CONTENT_LOSS_KINDS:
@@ -167,6 +195,8 @@ class PerceptualLoss(nn.Module):
         self.style_weights = torch.tensor(weights_per_style)
         self.tv_weight = tv_weight
         self.pixel_weight = pixel_weight
+        self.laplacian_weight = laplacian_weight
+        self.laplacian_pool = laplacian_pool
         self.content_kind = content_loss
         # weighted-cosine's power of the photo's feature strength, per style (0: plain cosine).
         strengths = (
@@ -227,6 +257,10 @@ class PerceptualLoss(nn.Module):
         total = self.content_weight * c_loss + weighted_style + self.tv_weight * tv
         if self.pixel_weight:
             total = total + self.pixel_weight * pixel_loss(output, content)
+        if self.laplacian_weight:
+            total = total + self.laplacian_weight * laplacian_loss(
+                output, content, self.laplacian_pool
+            )
         return LossTerms(total=total, content=c_loss, style=s_loss, tv=tv)
 
     def _content(

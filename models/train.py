@@ -118,11 +118,14 @@ def _validate(config: TrainConfig) -> None:
     ):
         if value < 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
+    if config.laplacian_pool < 1:
+        raise UserError(f"--laplacian-pool must be at least 1, got {config.laplacian_pool}")
     if config.threads is not None and config.threads < 1:
         raise UserError(f"--threads must be at least 1, got {config.threads}")
     for flag, value in (
         ("--content-weight", config.content_weight),
         ("--tv-weight", config.tv_weight),
+        ("--laplacian-weight", config.laplacian_weight),
     ):
         if not value >= 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
@@ -372,6 +375,8 @@ _RECIPE_FIELDS = (
     "teacher_style",
     "teacher_rows",
     "pixel_weight",
+    "laplacian_weight",
+    "laplacian_pool",
 )
 
 
@@ -568,6 +573,8 @@ def _start(
             ),
             content_loss=config.content_loss,
             pixel_weight=config.pixel_weight,
+            laplacian_weight=config.laplacian_weight,
+            laplacian_pool=config.laplacian_pool,
             content_strength=config.content_strengths(),
         ),
         use_amp=use_amp,

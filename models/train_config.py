@@ -88,6 +88,11 @@ class TrainConfig:
     # A pixel term (mean squared, on the 0-1 scale) against the content target, added to the
     # content loss: for distillation, the teacher's exact colours.
     pixel_weight: float = 0.0
+    # Li et al.'s Laplacian term (2017): the photo's light-dark structure, kept in the grey
+    # output averaged over laplacian_pool x laplacian_pool blocks, so a painting may recolour
+    # a region but keeps where its outlines are. 0 disables.
+    laplacian_weight: float = 0.0
+    laplacian_pool: int = 4
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # float16 autocast + GradScaler on CUDA; CPU always runs float32

@@ -14,6 +14,7 @@ from models.losses import (
     content_loss,
     cosine_content_loss,
     gram_matrix,
+    laplacian_loss,
     style_layer_loss,
     total_variation,
     weighted_cosine_content_loss,
@@ -130,6 +131,36 @@ def test_perceptual_loss_applies_each_styles_content_strength() -> None:
     assert mixed == pytest.approx(sum(halves) / 2, rel=1e-4)
     with pytest.raises(ValueError, match="content strengths"):
         PerceptualLoss(vgg, styles, 1.0, 1.0, content_strength=(1.0, 1.0, 1.0))
+
+
+def test_laplacian_loss_lets_colour_change_and_sees_moved_outlines() -> None:
+    # A bright square on a dark field: its outline is the structure the term keeps.
+    photo = torch.full((1, 3, 64, 64), 40.0)
+    photo[..., 16:48, 16:48] = 200.0
+    assert laplacian_loss(photo, photo, pool=4).item() == 0
+    # The same grey in other colours (BT.601 luma kept): a recolouring costs nothing.
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    shift = torch.tensor([30.0, -20.0, 0.0]).view(1, 3, 1, 1)
+    shift[:, 2] = -(shift * luma).sum() / luma[:, 2]
+    recoloured = photo + shift
+    assert laplacian_loss(recoloured, photo, pool=4).item() == pytest.approx(0.0, abs=1e-9)
+    # Fine texture below the pooling scale barely counts; the outline moved counts in full.
+    texture = photo.clone()
+    texture[..., ::2, ::2] += 20.0
+    moved = torch.roll(photo, shifts=(8, 8), dims=(2, 3))
+    assert laplacian_loss(texture, photo, pool=4) < 0.01 * laplacian_loss(moved, photo, pool=4)
+    assert laplacian_loss(moved, photo, pool=4).item() > 1.0
+    # In the total, with its weight; off by default.
+    vgg = _vgg()
+    on = PerceptualLoss(vgg, _image(1), 1.0, 1.0, laplacian_weight=2.0, laplacian_pool=4)
+    off = PerceptualLoss(vgg, _image(1), 1.0, 1.0)
+    output = moved.requires_grad_()
+    terms_on, terms_off = on(output, photo), off(output, photo)
+    torch.testing.assert_close(
+        terms_on.total - terms_off.total, 2.0 * laplacian_loss(moved, photo, pool=4)
+    )
+    terms_on.total.backward()
+    assert output.grad is not None and output.grad.abs().sum() > 0
 
 
 def test_style_layer_loss_is_relative_and_broadcasts_target() -> None:

@@ -409,6 +409,19 @@ def test_content_strength_is_checked_and_reaches_the_card(
     assert card["recipe"]["content_strength"] == [1.0, 0.0]
 
 
+def test_laplacian_term_is_checked_and_reaches_the_card(
+    files: Files, tmp_path: Path, capsys
+) -> None:
+    argv = _argv(files, tmp_path / "m.pth", **{"--laplacian-weight": "-1"})
+    _fails(argv, capsys, "--laplacian-weight must be 0 or more")
+    argv = _argv(files, tmp_path / "m.pth", **{"--laplacian-pool": "0"})
+    _fails(argv, capsys, "--laplacian-pool must be at least 1")
+    argv = _argv(files, tmp_path / "l.pth", **{"--laplacian-weight": "2", "--laplacian-pool": "2"})
+    assert main(argv) == 0
+    card = json.loads((tmp_path / "l.json").read_text())
+    assert (card["recipe"]["laplacian_weight"], card["recipe"]["laplacian_pool"]) == (2.0, 2)
+
+
 def test_resume_warns_of_a_field_its_checkpoint_predates(
     files: Files, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -182,6 +182,20 @@ def _add_loss_options(parser: argparse.ArgumentParser) -> None:
         default=d.tv_weight,
         help="weight of total variation on [0,1] pixels (default %(default)s)",
     )
+    group.add_argument(
+        "--laplacian-weight",
+        type=float,
+        default=d.laplacian_weight,
+        help="weight of Li et al.'s Laplacian term: the photo's light-dark outlines kept in "
+        "the grey output at a coarse scale (default %(default)s: off)",
+    )
+    group.add_argument(
+        "--laplacian-pool",
+        type=int,
+        default=d.laplacian_pool,
+        metavar="K",
+        help="the Laplacian term compares K x K block averages (default %(default)s)",
+    )
 
 
 def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
@@ -337,6 +351,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         content_layers=tuple(args.content_layers),
         style_weight=tuple(args.style_weight),
         tv_weight=args.tv_weight,
+        laplacian_weight=args.laplacian_weight,
+        laplacian_pool=args.laplacian_pool,
         style_layer_weights=tuple(args.style_layer_weights),
         lr=args.lr,
         style_lr_scale=args.style_lr_scale,
