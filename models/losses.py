@@ -135,15 +135,20 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class LossTerms:
-    """One step's losses: ``total`` is the weighted sum of the three (unweighted) terms."""
+    """One step's losses: ``total`` is the weighted sum of the (unweighted) terms;
+    ``laplacian`` only when the loss has that term."""
 
     total: torch.Tensor
     content: torch.Tensor
     style: torch.Tensor
     tv: torch.Tensor
+    laplacian: torch.Tensor | None = None
 
     def as_floats(self) -> dict[str, float]:
-        return {k: float(getattr(self, k).detach()) for k in ("total", "content", "style", "tv")}
+        names = ("total", "content", "style", "tv") + (
+            ("laplacian",) if self.laplacian is not None else ()
+        )
+        return {k: float(getattr(self, k).detach()) for k in names}
 
 
 class PerceptualLoss(nn.Module):
@@ -257,11 +262,11 @@ class PerceptualLoss(nn.Module):
         total = self.content_weight * c_loss + weighted_style + self.tv_weight * tv
         if self.pixel_weight:
             total = total + self.pixel_weight * pixel_loss(output, content)
+        lap = None
         if self.laplacian_weight:
-            total = total + self.laplacian_weight * laplacian_loss(
-                output, content, self.laplacian_pool
-            )
-        return LossTerms(total=total, content=c_loss, style=s_loss, tv=tv)
+            lap = laplacian_loss(output, content, self.laplacian_pool)
+            total = total + self.laplacian_weight * lap
+        return LossTerms(total=total, content=c_loss, style=s_loss, tv=tv, laplacian=lap)
 
     def _content(
         self,

@@ -159,6 +159,8 @@ def test_laplacian_loss_lets_colour_change_and_sees_moved_outlines() -> None:
     torch.testing.assert_close(
         terms_on.total - terms_off.total, 2.0 * laplacian_loss(moved, photo, pool=4)
     )
+    assert terms_off.laplacian is None and "laplacian" not in terms_off.as_floats()
+    assert terms_on.as_floats()["laplacian"] == pytest.approx(terms_on.laplacian.item())
     terms_on.total.backward()
     assert output.grad is not None and output.grad.abs().sum() > 0
 
