@@ -427,7 +427,9 @@ def _seed_everything(seed: int) -> None:
 def _mean_losses(window: deque[dict[str, float]]) -> dict[str, float]:
     if not window:
         return {}
-    return {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+    # The latest step's terms: a resumed run's window starts with the checkpoint's steps,
+    # which may lack a term this recipe adds (or have one it dropped).
+    return {k: float(np.mean([w[k] for w in window if k in w])) for k in window[-1]}
 
 
 # ----------------------------------------------------------------------------- the run

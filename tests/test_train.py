@@ -422,6 +422,18 @@ def test_laplacian_term_is_checked_and_reaches_the_card(
     assert (card["recipe"]["laplacian_weight"], card["recipe"]["laplacian_pool"]) == (2.0, 2)
 
 
+def test_resume_across_the_laplacian_term_reports_this_recipes_terms(
+    files: Files, tmp_path: Path
+) -> None:
+    config = _config(files, tmp_path / "a.pth", steps=2, checkpoint_every=2, preview_every=0,
+                     laplacian_weight=1.0)  # fmt: skip
+    assert "laplacian" in train(config).final_losses
+    off = train(dataclasses.replace(config, steps=3, resume="latest", laplacian_weight=0.0))
+    assert "laplacian" not in off.final_losses
+    on = train(dataclasses.replace(config, steps=4, resume="latest"))
+    assert "laplacian" in on.final_losses
+
+
 def test_resume_warns_of_a_field_its_checkpoint_predates(
     files: Files, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
