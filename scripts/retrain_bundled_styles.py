@@ -17,8 +17,10 @@ It runs the user-facing commands, so what ships is exactly what a user can repro
    then, from that run's checkpoint, at ``fine_style_size`` (``multi-<fine_style_size>.pth``),
    then a last phase from that one's last checkpoint with the content loss weighted by the
    photo's feature strength (``multi-weighted.pth``: ``paintings`` and the styles in
-   ``finish_styles``; the others ship from the second phase). Interrupted or extended runs
-   continue from their newest checkpoint (``--resume``); a finished run is not retrained.
+   ``finish_styles``), and a fourth from its last checkpoint with larger crops and Li et
+   al.'s Laplacian term (``multi-laplacian.pth``: the styles in ``polish_styles``); the
+   others ship from the second phase. Interrupted or extended runs continue from their
+   newest checkpoint (``--resume``); a finished run is not retrained.
 4. ``realtime export --fp16 --style NAME``: each style as its own single-style network.
 5. ``realtime image`` on ``samples/amber.jpg`` at full size and ``realtime eval style`` of
    that output and of the PyTorch examples' reference output: the numbers in each card's
@@ -97,6 +99,17 @@ class Recipe:
     finish_style_weights: tuple[float, ...]
     finish_content_strength: tuple[float, ...]
     finish_styles: tuple[str, ...]
+    # Then on to ``polish_steps`` with ``polish_image_size`` crops against the paintings at
+    # ``polish_style_size`` (scale jitter ``polish_scale_jitter``), ``polish_style_weights``
+    # and Li et al.'s Laplacian term (``polish_laplacian_weight``): ``polish_styles`` ship
+    # from it (``multi-laplacian.pth``).
+    polish_steps: int
+    polish_image_size: int
+    polish_style_size: int
+    polish_scale_jitter: float
+    polish_style_weights: tuple[float, ...]
+    polish_laplacian_weight: float
+    polish_styles: tuple[str, ...]
     scale_jitter: float
     content_weight: float
     style_weight: float
@@ -149,7 +162,18 @@ RECIPES = {
         finish_steps=3500,
         finish_style_weights=(4.0, 5.0, 5.0, 5.0),
         finish_content_strength=(1.0, 1.0, 0.0, 1.0),
-        finish_styles=("mosaic", "candy", "rain-princess"),
+        finish_styles=("mosaic",),
+        # Step 3500 on: the Laplacian term keeps the photo's coarse outlines while the
+        # styles take more paint at a geometry nearer the references': rain-princess meets
+        # its reference, candy comes closer on all three numbers; mosaic's style and udnie's
+        # look are better where they are (B31, docs/STYLES.md).
+        polish_steps=3750,
+        polish_image_size=192,
+        polish_style_size=768,
+        polish_scale_jitter=2.0,
+        polish_style_weights=(4.0, 12.0, 5.0, 5.0),
+        polish_laplacian_weight=1.0,
+        polish_styles=("candy", "rain-princess"),
         scale_jitter=3.0,
         content_weight=5.0,
         style_weight=5.0,
@@ -234,14 +258,17 @@ def _snapshot(out: Path, steps: int, args: list[str]) -> Path | None:
 
 
 class Networks(NamedTuple):
-    """The multi-style network's phases: the first (the lite networks' first teacher), the
-    second (their last teacher) and the last."""
+    """The multi-style network's phases that ship or teach: the first (the lite networks'
+    first teacher), the second, the weighted one (``paintings``) and the Laplacian one."""
 
     coarse: Path
     fine: Path
     finish: Path
+    polish: Path
 
     def shipped(self, style: str, recipe: Recipe) -> Path:
+        if style in recipe.polish_styles:
+            return self.polish
         return self.finish if style in recipe.finish_styles else self.fine
 
     def teacher_args(self, recipe: Recipe) -> list[str]:
@@ -285,7 +312,7 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
     fine_args = [*multi_args, "--style-size", str(recipe.fine_style_size)]
     if steps is not None and steps < recipe.steps:
         snapshot = _snapshot_or_exit(fine, steps, fine_args)
-        return Networks(coarse, snapshot, snapshot)
+        return Networks(coarse, snapshot, snapshot, snapshot)
     _train(fine, recipe.steps, fine_args)
     finish = work / "multi-weighted.pth"
     _continue_from(finish, fine, recipe.steps)
@@ -293,9 +320,22 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
     finish_args = [*fine_args, "--content-loss", "weighted-cosine",
         "--content-strength", ",".join(map(str, recipe.finish_content_strength)),
         "--style-weight", ",".join(map(str, recipe.finish_style_weights))]  # fmt: skip
-    if steps is not None and steps != recipe.finish_steps:
-        return Networks(coarse, fine, _snapshot_or_exit(finish, steps, finish_args))
-    return Networks(coarse, fine, _train(finish, recipe.finish_steps, finish_args))
+    if steps is not None and steps < recipe.finish_steps:
+        snapshot = _snapshot_or_exit(finish, steps, finish_args)
+        return Networks(coarse, fine, snapshot, snapshot)
+    _train(finish, recipe.finish_steps, finish_args)
+    polish = work / "multi-laplacian.pth"
+    _continue_from(polish, finish, recipe.finish_steps)
+    polish_args = [*finish_args, "--image-size", str(recipe.polish_image_size),
+        "--style-size", str(recipe.polish_style_size),
+        "--scale-jitter", str(recipe.polish_scale_jitter),
+        "--style-weight", ",".join(map(str, recipe.polish_style_weights)),
+        "--laplacian-weight", str(recipe.polish_laplacian_weight)]  # fmt: skip
+    if steps == recipe.finish_steps:
+        return Networks(coarse, fine, finish, finish)
+    if steps is not None and steps != recipe.polish_steps:
+        return Networks(coarse, fine, finish, _snapshot_or_exit(polish, steps, polish_args))
+    return Networks(coarse, fine, finish, _train(polish, recipe.polish_steps, polish_args))
 
 
 def _snapshot_or_exit(out: Path, steps: int, args: list[str]) -> Path:
@@ -568,8 +608,8 @@ def main() -> None:
     parser.add_argument(
         "--steps",
         type=int,
-        help="ship the multi-style network at this step (its second phase's checkpoint of "
-        "that step) instead of the recipe's last",
+        help="ship the multi-style network at this step (the checkpoint of that step of the "
+        "phase it falls in) instead of the recipe's last",
     )
     parser.add_argument(
         "--lite",
