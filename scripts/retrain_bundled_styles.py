@@ -186,7 +186,7 @@ RECIPES = {
         lite_multi_steps=4500,
         lite_style_weights=(0.4, 0.2, 0.3, 0.4),
         lite_fine_steps=5500,
-        lite_final_steps=6500,
+        lite_final_steps=7000,
     ),
 }
 
