@@ -59,7 +59,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.losses import content_loss, gram_matrix, style_layer_loss, total_variation
+from models.losses import (
+    BT601_LUMA,
+    content_loss,
+    gram_matrix,
+    style_layer_loss,
+    total_variation,
+)
 from models.vgg import LAYERS, VGG16Features
 from realtime.core.errors import UserError
 
@@ -79,8 +85,7 @@ LUMA_STAT_STEP = 4.0
 # L-BFGS's first (steepest-descent) step moves the steepest pixel this many grey levels; the
 # line search lengthens or shortens it from there.
 FIRST_STEP = 4.0
-# BT.601 luma, as YIQ and YCrCb use.
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_LUMA = np.array(BT601_LUMA, np.float32)
 
 Frame = np.ndarray
 ProgressFn = Callable[[int, int, float], None]

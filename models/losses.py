@@ -90,15 +90,16 @@ def weighted_cosine_content_loss(
     return (weight * (_unit(output) - _unit(target)).pow(2).sum(dim=1)).mean()
 
 
-# ITU-R BT.601 luma, as OpenCV's grey conversion (the scorer's edges are of grey images).
-_LUMA = (0.299, 0.587, 0.114)
+# ITU-R BT.601 luma, as OpenCV's grey conversion and YIQ/YCrCb (the scorer's edges are of
+# grey images; Gatys' luminance-only transfer uses it too).
+BT601_LUMA = (0.299, 0.587, 0.114)
 _LAPLACIAN = ((0.0, -1.0, 0.0), (-1.0, 4.0, -1.0), (0.0, -1.0, 0.0))
 
 
 def laplacian(image: torch.Tensor, pool: int) -> torch.Tensor:
     """The 3x3 Laplacian of the grey [0, 1] image, average-pooled over ``pool`` blocks first."""
     x = image.float() / 255.0
-    luma = torch.tensor(_LUMA, device=x.device).view(1, 3, 1, 1)
+    luma = torch.tensor(BT601_LUMA, device=x.device).view(1, 3, 1, 1)
     grey = (x * luma).sum(dim=1, keepdim=True)
     if pool > 1:
         grey = nn.functional.avg_pool2d(grey, pool)

@@ -324,6 +324,8 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
         snapshot = _snapshot_or_exit(finish, steps, finish_args)
         return Networks(coarse, fine, snapshot, snapshot)
     _train(finish, recipe.finish_steps, finish_args)
+    if steps == recipe.finish_steps:
+        return Networks(coarse, fine, finish, finish)
     polish = work / "multi-laplacian.pth"
     _continue_from(polish, finish, recipe.finish_steps)
     polish_args = [*finish_args, "--image-size", str(recipe.polish_image_size),
@@ -331,8 +333,6 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
         "--scale-jitter", str(recipe.polish_scale_jitter),
         "--style-weight", ",".join(map(str, recipe.polish_style_weights)),
         "--laplacian-weight", str(recipe.polish_laplacian_weight)]  # fmt: skip
-    if steps == recipe.finish_steps:
-        return Networks(coarse, fine, finish, finish)
     if steps is not None and steps != recipe.polish_steps:
         return Networks(coarse, fine, finish, _snapshot_or_exit(polish, steps, polish_args))
     return Networks(coarse, fine, finish, _train(polish, recipe.polish_steps, polish_args))
