@@ -118,6 +118,8 @@ def _validate(config: TrainConfig) -> None:
     ):
         if value < 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
+    if not 0 < config.loss_scale <= 1:
+        raise UserError(f"--loss-scale must be above 0 and at most 1, got {config.loss_scale}")
     if config.laplacian_pool < 1:
         raise UserError(f"--laplacian-pool must be at least 1, got {config.laplacian_pool}")
     if config.threads is not None and config.threads < 1:
@@ -377,6 +379,7 @@ _RECIPE_FIELDS = (
     "pixel_weight",
     "laplacian_weight",
     "laplacian_pool",
+    "loss_scale",
 )
 
 
@@ -577,6 +580,7 @@ def _start(
             pixel_weight=config.pixel_weight,
             laplacian_weight=config.laplacian_weight,
             laplacian_pool=config.laplacian_pool,
+            view_scale=config.loss_scale,
             content_strength=config.content_strengths(),
         ),
         use_amp=use_amp,
