@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.transformer_net import load_transformer_net, one_style_network
+from models.transformer_net import load_transformer_net, pick_style, style_network
 from realtime.core.cards import card_styles, read_card
 from realtime.core.errors import UserError
 from realtime.core.files import sha256_file
@@ -116,7 +116,7 @@ def load_teacher(
         if style is None and count == 1 and len(names) == 1:
             style = names[0]  # its only style: the student is a single-style network of it
         if style is not None:
-            net = _style_of(net, names, style, f"--teacher-style {style}", path)
+            net = pick_style(net, names, style, f"--teacher-style {style}", path)
         elif len(names) != count:
             # The student's card must name its styles: the export names its style input so.
             raise UserError(
@@ -138,35 +138,19 @@ def load_teacher(
                 f"--teacher-row {name}={row_path}: {path.name} has no style {name}; "
                 f"it paints {', '.join(styles)}"
             )
-        loaded.append((styles.index(name), _frozen(_one_style(row_path, name), device), row_path))
+        loaded.append(
+            (
+                styles.index(name),
+                _frozen(style_network(row_path, name, f"--teacher-row {name}={row_path}"), device),
+                row_path,
+            )
+        )
     if len({index for index, _, _ in loaded}) != len(loaded):
         raise UserError("--teacher-row: each style at most once")
     return Teacher(
         path=path, net=_frozen(net, device), card=card, styles=styles, style=style,
         rows=tuple(loaded),
     )  # fmt: skip
-
-
-def _one_style(path: Path, name: str) -> nn.Module:
-    """The network at ``path`` painting ``name``: itself when it paints one style, else its
-    style of that name."""
-    if not path.is_file():
-        raise UserError(f"--teacher-row {name}={path}: network not found")
-    net = load_transformer_net(path)
-    if not getattr(net, "num_styles", None):
-        return net
-    return _style_of(net, card_styles(read_card(path)), name, f"--teacher-row {name}={path}", path)
-
-
-def _style_of(net: nn.Module, names: list[str], name: str, option: str, path: Path) -> nn.Module:
-    """The multi-style ``net``'s style ``name`` (of its card's ``names``) as a single-style
-    network; ``option`` is what asked for it, for the error."""
-    if name not in names:
-        raise UserError(
-            f"{option}: {path.name} has no such style; it paints "
-            f"{', '.join(names) or 'styles its missing card NAME.json would name'}"
-        )
-    return one_style_network(net, names.index(name))
 
 
 def _frozen(net: nn.Module, device: torch.device) -> nn.Module:

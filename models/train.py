@@ -118,6 +118,11 @@ def _validate(config: TrainConfig) -> None:
     ):
         if value < 0:
             raise UserError(f"{flag} must be 0 or more, got {value}")
+    if config.init_style is not None and (config.init is None or config.num_styles != 1):
+        raise UserError(
+            "--init-style NAME starts a one-style run from a style of --init NET.pth: give "
+            "--init and one --style-image"
+        )
     if not 0 < config.loss_scale <= 1:
         raise UserError(f"--loss-scale must be above 0 and at most 1, got {config.loss_scale}")
     if config.laplacian_pool < 1:
@@ -329,10 +334,14 @@ def _read_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
 def _initial_state(config: TrainConfig) -> dict[str, torch.Tensor]:
     """``--init``: the weights to start from, fitted to this run's number of styles (a
     single-style network's norms start every style of a multi-style one)."""
-    from models.transformer_net import load_state
+    from models.transformer_net import load_state, style_network
 
     assert config.init is not None
-    state = load_state(config.init)
+    if config.init_style is not None:
+        option = f"--init {config.init} --init-style {config.init_style}"
+        state = style_network(config.init, config.init_style, option).state_dict()
+    else:
+        state = load_state(config.init)
     expected = build_network(config.arch, _num_styles(config)).state_dict()
     if config.multi_style and num_styles_of_state(state) is None:
         state = {
@@ -368,6 +377,7 @@ _RECIPE_FIELDS = (
     "lr_schedule",
     "arch",
     "init",
+    "init_style",
     "base",
     "seed",
     "jitter_max",

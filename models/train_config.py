@@ -64,6 +64,9 @@ class TrainConfig:
     lr_schedule: str = "constant"
     arch: str = "full"  # one of ARCH_NAMES
     init: Path | None = None  # start from these weights (a .pth of the same architecture)
+    # With init a multi-style network and one style image: start from init's style of this
+    # name (as its card names them), to train that style on alone.
+    init_style: str | None = None
     # Add the one style image as a new style of this multi-style network: only the new
     # style's norm rows train, every shared weight stays as it is (Dumoulin et al.'s
     # fine-tuning). The result is the base with one more style.

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.style_norm import apply_norm, make_norm, num_styles_of_state, single_style_state
+from realtime.core.cards import card_styles, read_card
 from realtime.core.errors import UserError
 from realtime.core.model_io import MIN_SIDE
 
@@ -220,3 +221,25 @@ def one_style_network(model: nn.Module, index: int) -> nn.Module:
     single = build_network(arch_of(model))
     single.load_state_dict(single_style_state(model.state_dict(), weights))
     return single.eval()
+
+
+def style_network(path: Path, name: str, option: str) -> nn.Module:
+    """The network at ``path`` painting ``name``: itself when it paints one style, else its
+    style of that name (as its card names them); ``option`` is what asked, for the error."""
+    if not Path(path).is_file():
+        raise UserError(f"{option}: network not found")
+    net = load_transformer_net(path)
+    if not getattr(net, "num_styles", None):
+        return net
+    return pick_style(net, card_styles(read_card(path)), name, option, path)
+
+
+def pick_style(net: nn.Module, names: list[str], name: str, option: str, path: Path) -> nn.Module:
+    """The multi-style ``net``'s style ``name`` (of its card's ``names``) as a single-style
+    network; ``option`` is what asked for it, for the error."""
+    if name not in names:
+        raise UserError(
+            f"{option}: {path.name} has no such style; it paints "
+            f"{', '.join(names) or 'styles its missing card NAME.json would name'}"
+        )
+    return one_style_network(net, names.index(name))

@@ -383,6 +383,34 @@ def test_init_starts_every_style_from_a_single_style_network(
             )
 
 
+def test_init_style_starts_a_one_style_run_from_that_style_of_a_multi_style_network(
+    files: Files, tmp_path: Path, capsys
+) -> None:
+    styles = (files.style, _second_style(files))
+    multi = train(_config(files, tmp_path / "multi.pth", style_images=styles, steps=2,
+                          checkpoint_every=0, preview_every=0))  # fmt: skip
+    # The card names the styles after their paintings: the second is "other".
+    out = tmp_path / "other-alone.pth"
+    config = _config(files, out, style_images=(styles[1],), init=multi.model_path,
+                     init_style="other", lr=1e-12, steps=1, checkpoint_every=0)  # fmt: skip
+    train(config)  # one step at a vanishing rate: still the picked style's weights
+    alone, whole = load_transformer_net(out), load_transformer_net(multi.model_path)
+    x = torch.rand(1, 3, 32, 40) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(
+            alone(x), whole(x, torch.tensor([[0.0, 1.0]])), rtol=1e-4, atol=1e-2
+        )
+        assert not torch.allclose(alone(x), whole(x, torch.tensor([[1.0, 0.0]])), atol=1e-2)
+    assert json.loads(out.with_suffix(".json").read_text())["recipe"]["init_style"] == "other"
+    # A name the network does not paint, and the option without --init.
+    argv = _argv(
+        files, tmp_path / "x.pth", **{"--init": str(multi.model_path), "--init-style": "nope"}
+    )
+    assert "has no such style; it paints" in _fails(argv, capsys, "--init-style nope")
+    _fails(_argv(files, tmp_path / "x.pth", **{"--init-style": "other"}), capsys,
+           "--init-style NAME starts a one-style run")  # fmt: skip
+
+
 def test_style_weights_per_style_are_checked(files: Files, tmp_path: Path, capsys) -> None:
     argv = _argv(files, tmp_path / "m.pth", **{"--style-weight": "1,2"})
     _fails(argv, capsys, "--style-weight has 2 values for 1 style images")

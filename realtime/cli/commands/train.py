@@ -242,6 +242,12 @@ def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
         "architecture; a single-style one may start every style of a multi-style one)",
     )
     group.add_argument(
+        "--init-style",
+        metavar="NAME",
+        help="with a multi-style --init and one --style-image: start from --init's style "
+        "NAME, to train that style on alone",
+    )
+    group.add_argument(
         "--teacher",
         type=Path,
         metavar="NET.pth",
@@ -369,6 +375,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr_schedule=args.lr_schedule,
         arch=args.arch,
         init=args.init,
+        init_style=args.init_style,
         teacher=args.teacher,
         teacher_style=args.teacher_style,
         teacher_rows=tuple(args.teacher_row),
