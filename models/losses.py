@@ -29,11 +29,6 @@ default weights works with either backbone:
   (its outlines at a coarse scale) and leaves colour and fine texture to the painting;
 - tv      = mean squared difference of neighbouring pixels of y / 255 (range [0, 1]).
 
-With ``view_scale`` s < 1 every term sees y and x shrunk by s (area averaging) first, as a
-viewer sees a large output: a 1080 px frame looked at on a 512 px view, as the style scorer
-does, wants strokes that are the painting's at 512 *after* that shrinking, and texture in
-regions the photo leaves flat at its own size (docs/STYLES.md, C2).
-
 All three are averaged over the batch. Grams and losses are computed in float32 even under
 autocast: Gram sums over H*W products overflow float16.
 """
@@ -119,13 +114,6 @@ def laplacian_loss(output: torch.Tensor, content: torch.Tensor, pool: int) -> to
     return (diff / target.pow(2).sum(dim=(1, 2, 3)).clamp_min(_TINY)).mean()
 
 
-def _viewed(image: torch.Tensor, scale: float) -> torch.Tensor:
-    """``image`` shrunk by ``scale`` with area averaging (the view the losses judge)."""
-    height, width = image.shape[-2:]
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return nn.functional.interpolate(image, size=size, mode="area")
-
-
 def pixel_loss(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Mean squared pixel difference on the [0, 1] scale."""
     return ((output.float() - content.float()) / 255.0).pow(2).mean()
@@ -188,7 +176,6 @@ class PerceptualLoss(nn.Module):
         content_strength: float | Sequence[float] = 1.0,
         laplacian_weight: float = 0.0,
         laplacian_pool: int = 4,
-        view_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if content_loss not in CONTENT_LOSS_KINDS:
@@ -216,7 +203,6 @@ class PerceptualLoss(nn.Module):
         self.pixel_weight = pixel_weight
         self.laplacian_weight = laplacian_weight
         self.laplacian_pool = laplacian_pool
-        self.view_scale = view_scale
         self.content_kind = content_loss
         # weighted-cosine's power of the photo's feature strength, per style (0: plain cosine).
         strengths = (
@@ -255,8 +241,6 @@ class PerceptualLoss(nn.Module):
         """Losses of stylized ``output`` for ``content`` (both N x 3 x H x W in [0, 255]);
         ``style`` (N,) is each image's style index (default: all style 0)."""
         device = output.device
-        if self.view_scale != 1.0:
-            output, content = (_viewed(x, self.view_scale) for x in (output, content))
         if style is None or not self.style_layers:
             # Without a Gram target every style's weight is 0, and a content-only loss has one:
             # the style indices a distilled multi-style student's crops carry index nothing here.

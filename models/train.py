@@ -123,8 +123,6 @@ def _validate(config: TrainConfig) -> None:
             "--init-style NAME starts a one-style run from a style of --init NET.pth: give "
             "--init and one --style-image"
         )
-    if not 0 < config.loss_scale <= 1:
-        raise UserError(f"--loss-scale must be above 0 and at most 1, got {config.loss_scale}")
     if config.laplacian_pool < 1:
         raise UserError(f"--laplacian-pool must be at least 1, got {config.laplacian_pool}")
     if config.threads is not None and config.threads < 1:
@@ -389,7 +387,6 @@ _RECIPE_FIELDS = (
     "pixel_weight",
     "laplacian_weight",
     "laplacian_pool",
-    "loss_scale",
 )
 
 
@@ -590,7 +587,6 @@ def _start(
             pixel_weight=config.pixel_weight,
             laplacian_weight=config.laplacian_weight,
             laplacian_pool=config.laplacian_pool,
-            view_scale=config.loss_scale,
             content_strength=config.content_strengths(),
         ),
         use_amp=use_amp,

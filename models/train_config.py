@@ -96,10 +96,6 @@ class TrainConfig:
     # a region but keeps where its outlines are. 0 disables.
     laplacian_weight: float = 0.0
     laplacian_pool: int = 4
-    # Every loss term judges the output and the photo shrunk by this factor (area
-    # averaging): strokes and texture are learned for a view of the output, as a viewer (or
-    # the style scorer, 1080 px at 512) sees a large frame. 1 judges them at full size.
-    loss_scale: float = 1.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # float16 autocast + GradScaler on CUDA; CPU always runs float32

@@ -450,16 +450,6 @@ def test_laplacian_term_is_checked_and_reaches_the_card(
     assert (card["recipe"]["laplacian_weight"], card["recipe"]["laplacian_pool"]) == (2.0, 2)
 
 
-def test_loss_scale_is_checked_and_reaches_the_card(files: Files, tmp_path: Path, capsys) -> None:
-    for bad in ("0", "1.5", "-0.5"):
-        argv = _argv(files, tmp_path / "m.pth", **{"--loss-scale": bad})
-        _fails(argv, capsys, "--loss-scale must be above 0 and at most 1")
-    argv = _argv(files, tmp_path / "v.pth", **{"--loss-scale": "0.5"})
-    assert main(argv) == 0
-    card = json.loads((tmp_path / "v.json").read_text())
-    assert card["recipe"]["loss_scale"] == 0.5
-
-
 def test_resume_across_the_laplacian_term_reports_this_recipes_terms(
     files: Files, tmp_path: Path
 ) -> None:

@@ -196,15 +196,6 @@ def _add_loss_options(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help="the Laplacian term compares K x K block averages (default %(default)s)",
     )
-    group.add_argument(
-        "--loss-scale",
-        type=float,
-        default=d.loss_scale,
-        metavar="F",
-        help="the losses judge the output and photo shrunk by F, as a large frame is viewed "
-        "(0.5 with twice the --image-size: strokes for a 1080 px output seen at 512; "
-        "default %(default)s: full size)",
-    )
 
 
 def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
@@ -368,7 +359,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         tv_weight=args.tv_weight,
         laplacian_weight=args.laplacian_weight,
         laplacian_pool=args.laplacian_pool,
-        loss_scale=args.loss_scale,
         style_layer_weights=tuple(args.style_layer_weights),
         lr=args.lr,
         style_lr_scale=args.style_lr_scale,
