@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -272,3 +275,40 @@ def test_frames_in_the_graph_match_the_float_convention(arch, fp16, tmp_path):
     a, b = (stylizers[io](frame).astype(int) for io in ("float32", "uint8"))
     assert a.shape == b.shape == frame.shape
     assert np.abs(a - b).max() <= 1  # the same network; only where rounding happens differs
+
+
+# ----------------------------------------------------------------------------- rebuilding
+
+
+def _rebuild(onnx_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "rebuild_from_onnx.py"
+    return subprocess.run(
+        [sys.executable, str(script), str(onnx_path), str(out)], capture_output=True, text=True
+    )
+
+
+def test_rebuild_from_onnx_gives_back_the_exported_weights(
+    style_net, style_onnx: Path, tmp_path: Path
+) -> None:
+    # A fresh clone has the bundled ONNX files but no training checkpoints: the weights come
+    # back exactly from a float32 export, with the card, ready for --init or --teacher.
+    done = _rebuild(style_onnx, tmp_path / "back.pth")
+    assert done.returncode == 0, done.stderr
+    state = torch.load(tmp_path / "back.pth", weights_only=True)
+    expected = style_net.state_dict()
+    assert set(state) == set(expected)
+    for key, value in expected.items():
+        torch.testing.assert_close(state[key], value, rtol=0, atol=0)
+    assert json.loads((tmp_path / "back.json").read_text()) == json.loads(
+        style_onnx.with_suffix(".json").read_text()
+    )
+    # An ONNX file that is not one of our networks: one line, non-zero, nothing written.
+    other = tmp_path / "identity.onnx"
+    node = onnx.helper.make_node("Identity", ["x"], ["y"])
+    inputs = [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])]
+    outputs = [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])]
+    graph = onnx.helper.make_graph([node], "g", inputs, outputs)
+    onnx.save(onnx.helper.make_model(graph), other)
+    done = _rebuild(other, tmp_path / "nothing.pth")
+    assert done.returncode != 0 and "holds no TransformerNet weights" in done.stderr
+    assert not (tmp_path / "nothing.pth").exists()
