@@ -94,3 +94,26 @@ def test_bad_inputs_are_one_line_errors(
         assert code == EXIT_USAGE
         errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
         assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_style_layers_separates_a_grams_size_from_its_shape() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "style_layers.py"
+    spec = importlib.util.spec_from_file_location("style_layers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    feats = torch.rand(1, 8, 36)
+    ref = feats @ feats.transpose(-1, -2)
+    # Half the painting's Gram: off by half, with half the energy, and the right shape.
+    distance, energy, at_best = module.layer_numbers(0.5 * ref, ref)
+    assert distance == pytest.approx(0.5) and energy == pytest.approx(0.5)
+    assert at_best == pytest.approx(0.0, abs=1e-6)
+    # A different shape stays off at any scale.
+    other = torch.rand(1, 8, 8)
+    other = other @ other.transpose(-1, -2)
+    assert module.layer_numbers(other, ref)[2] > 0.01
