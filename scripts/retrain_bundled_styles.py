@@ -19,7 +19,9 @@ It runs the user-facing commands, so what ships is exactly what a user can repro
    photo's feature strength (``multi-weighted.pth``: ``paintings`` and the styles in
    ``finish_styles``), and a fourth from its last checkpoint with larger crops and Li et
    al.'s Laplacian term (``multi-laplacian.pth``: the styles in ``polish_styles``); the
-   others ship from the second phase. Interrupted or extended runs continue from their
+   others ship from the second phase. Last, ``alone_style`` trains on its own from its row
+   of that network (``--init-style``), in the steps of ``alone_phases``
+   (``candy-alone*.pth``; the last one ships it). Interrupted or extended runs continue from their
    newest checkpoint (``--resume``); a finished run is not retrained.
 4. ``realtime export --fp16 --style NAME``: each style as its own single-style network.
 5. ``realtime image`` on ``samples/amber.jpg`` at full size and ``realtime eval style`` of
@@ -43,8 +45,9 @@ network; a third continues them with the second phase's network as teacher and t
 paintings at ``fine_style_size`` (``paintings-lite-<fine_style_size>.pth``), and a last
 one with each style's shipped network as its teacher (``paintings-lite-final.pth``:
 ``--teacher`` the last phase's, ``--teacher-row NAME=NET.pth`` for a style that ships from
-another). Each ``NAME-lite`` is then exported from it (``--style NAME``), as the full
-styles are from the shipped multi-style network. ``--lite-steps N`` ships the checkpoint
+another; candy's is the Laplacian phase's: the lite networks were distilled before candy
+had a network of its own). Each ``NAME-lite`` is then exported from it (``--style NAME``),
+as the full styles are from the shipped multi-style network. ``--lite-steps N`` ships the checkpoint
 of step N (of the phase it falls in).
 """
 
@@ -110,6 +113,14 @@ class Recipe:
     polish_style_weights: tuple[float, ...]
     polish_laplacian_weight: float
     polish_styles: tuple[str, ...]
+    # Then ``alone_style`` on its own (every crop of a batch its own) from its row of the
+    # Laplacian phase, at that phase's geometry and style weight, weighted cosine at the
+    # power ``alone_content_strength``, ``alone_style_layer_weights``: one run per entry of
+    # ``alone_phases`` (to step, options added), each from the last one's last checkpoint.
+    alone_style: str
+    alone_content_strength: float
+    alone_style_layer_weights: tuple[float, ...]
+    alone_phases: tuple[tuple[int, tuple[str, ...]], ...]
     scale_jitter: float
     content_weight: float
     style_weight: float
@@ -174,6 +185,19 @@ RECIPES = {
         polish_style_weights=(4.0, 12.0, 5.0, 5.0),
         polish_laplacian_weight=1.0,
         polish_styles=("candy", "rain-princess"),
+        # Then candy alone, freed to paint: no Laplacian term, weak regions giving way more,
+        # relu2_2 weighted up and relu4_3 down, 500 steps at 1e-3 (C4, docs/STYLES.md);
+        # settled by a rate decayed to 0 at 600 (C5), then once more to 0 at 750 with the
+        # Laplacian term back at 0.5 (C6), which keeps the photos' outlines.
+        alone_style="candy",
+        alone_content_strength=2.0,
+        alone_style_layer_weights=(1.0, 2.0, 1.0, 0.5),
+        alone_phases=(
+            (500, ()),
+            # A cosine schedule over N steps at rate r is 1e-3 at the phase's first step.
+            (600, ("--lr", "0.0149", "--lr-schedule", "cosine")),
+            (750, ("--lr", "0.01047", "--lr-schedule", "cosine", "--laplacian-weight", "0.5")),
+        ),
         scale_jitter=3.0,
         content_weight=5.0,
         style_weight=5.0,
@@ -265,17 +289,23 @@ class Networks(NamedTuple):
     fine: Path
     finish: Path
     polish: Path
+    alone: Path | None = None  # recipe.alone_style's network of its own
 
     def shipped(self, style: str, recipe: Recipe) -> Path:
+        if self.alone is not None and style == recipe.alone_style:
+            return self.alone
         if style in recipe.polish_styles:
             return self.polish
         return self.finish if style in recipe.finish_styles else self.fine
 
     def teacher_args(self, recipe: Recipe) -> list[str]:
         """``realtime train`` options that make each style's shipped network its teacher:
-        the last phase's, with ``--teacher-row`` for the styles that ship from another."""
-        rows = [f"{style}={self.shipped(style, recipe)}" for style in STYLES
-                if self.shipped(style, recipe) != self.finish]  # fmt: skip
+        the last phase's, with ``--teacher-row`` for the styles that ship from another. Not
+        ``alone``: the lite networks were distilled before it (a 500-step continuation with
+        it as candy's teacher is in docs/STYLES.md, C7, and did not ship)."""
+        shared = self._replace(alone=None)
+        rows = [f"{style}={shared.shipped(style, recipe)}" for style in STYLES
+                if shared.shipped(style, recipe) != self.finish]  # fmt: skip
         return ["--teacher", str(self.finish), *(a for r in rows for a in ("--teacher-row", r))]
 
 
@@ -335,7 +365,44 @@ def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) ->
         "--laplacian-weight", str(recipe.polish_laplacian_weight)]  # fmt: skip
     if steps is not None and steps != recipe.polish_steps:
         return Networks(coarse, fine, finish, _snapshot_or_exit(polish, steps, polish_args))
-    return Networks(coarse, fine, finish, _train(polish, recipe.polish_steps, polish_args))
+    _train(polish, recipe.polish_steps, polish_args)
+    if steps is not None:
+        return Networks(coarse, fine, finish, polish)
+    return Networks(coarse, fine, finish, polish, train_alone(recipe, shared, work, polish))
+
+
+def train_alone(recipe: Recipe, shared: Path, work: Path, polish: Path) -> Path:
+    """``recipe.alone_style`` trained on its own from its row of ``polish``, phase by phase
+    (``recipe.alone_phases``); the last phase's network."""
+    style = recipe.alone_style
+    args = ["--style-image", str(shared / f"data/styles/{style}.jpg"),
+        "--init", str(polish), "--init-style", style,
+        "--dataset", str(training_folder(shared, work)),
+        "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
+        "--content-loss", "weighted-cosine", "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
+        "--content-weight", str(recipe.content_weight),
+        "--content-strength", str(recipe.alone_content_strength),
+        "--style-weight", str(recipe.polish_style_weights[STYLES.index(style)]),
+        "--style-layer-weights", ",".join(map(str, recipe.alone_style_layer_weights)),
+        "--keep-checkpoints", "100", *recipe.common(),
+        "--image-size", str(recipe.polish_image_size),
+        "--style-size", str(recipe.polish_style_size),
+        "--scale-jitter", str(recipe.polish_scale_jitter),
+        # Each phase continues from the last one's final step.
+        "--checkpoint-every", "50",
+        "--preview-image", str(shared / "data/samples/amber.jpg"),
+        "--num-workers", "1"]  # fmt: skip
+    previous: tuple[Path, int] | None = None
+    last = len(recipe.alone_phases) - 1
+    for index, (steps, options) in enumerate(recipe.alone_phases):
+        # The one that ships is NAME-alone.pth, the teacher its lite row names.
+        out = work / (f"{style}-alone.pth" if index == last else f"{style}-alone-{steps}.pth")
+        if previous is not None:
+            _continue_from(out, *previous)
+        _train(out, steps, [*args, *options])
+        previous = (out, steps)
+    assert previous is not None, "alone_phases is empty"
+    return previous[0]
 
 
 def _snapshot_or_exit(out: Path, steps: int, args: list[str]) -> Path:
@@ -382,8 +449,10 @@ def build(
         realtime("export", "--fp16", "--style", style, str(student), str(onnx_path))
     elif student:
         realtime("export", "--fp16", str(student), str(onnx_path))
-    else:
+    elif _styles_of(multi):
         realtime("export", "--fp16", "--style", style, str(multi), str(onnx_path))
+    else:  # a style's network of its own
+        realtime("export", "--fp16", str(multi), str(onnx_path))
     amber_in = shared / "data/samples/amber.jpg"
     amber = work / f"{name}-amber.jpg"
     realtime("image", str(amber_in), str(amber), "--style", str(onnx_path), "--device", "cpu")
@@ -398,12 +467,15 @@ def build(
     source = student or multi
     card = json.loads(source.with_suffix(".json").read_text(encoding="utf-8"))
     card = {k: v for k, v in card.items() if k != "styles"} | {"name": name}
-    card["style_image"] = next(
-        {k: v for k, v in s.items() if k != "name"}
-        for s in multi_card["styles"]
-        if s["name"] == style
-    ) | {"source": STYLE_SOURCE}
-    card["multi_style"] = {"network": multi.name, "styles": list(STYLES)}
+    if "styles" in multi_card:
+        card["style_image"] = next(
+            {k: v for k, v in s.items() if k != "name"}
+            for s in multi_card["styles"]
+            if s["name"] == style
+        ) | {"source": STYLE_SOURCE}
+        card["multi_style"] = {"network": multi.name, "styles": list(STYLES)}
+    else:  # a style's network of its own
+        card["style_image"] = multi_card["style_image"] | {"source": STYLE_SOURCE}
     card["evaluation"] = {
         "content_image": "samples/amber.jpg (1080x1080), stylized at full size",
         "command": f"realtime eval style OUT {style}.jpg amber.jpg",
@@ -427,8 +499,10 @@ def build(
         exported = f"{student.name} --style {style}, distilled from {multi.name}"
     elif student:
         exported = f"{student.name}, distilled from {multi.name} --style {style}"
-    else:
+    elif "styles" in multi_card:
         exported = f"{multi.name} --style {style}"
+    else:
+        exported = multi.name
     card["shipped"] = {"precision": "fp16", "exported_from": exported}
     (work / f"{name}.card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return card
