@@ -21,8 +21,8 @@ It runs the user-facing commands, so what ships is exactly what a user can repro
    al.'s Laplacian term (``multi-laplacian.pth``: the styles in ``polish_styles``); the
    others ship from the second phase. Last, ``alone_style`` trains on its own from its row
    of that network (``--init-style``), in the steps of ``alone_phases``
-   (``candy-alone*.pth``; the last one ships it). Interrupted or extended runs continue from their
-   newest checkpoint (``--resume``); a finished run is not retrained.
+   (``candy-alone*.pth``; the last one ships it). Interrupted or extended runs continue
+   from their newest checkpoint (``--resume``); a finished run is not retrained.
 4. ``realtime export --fp16 --style NAME``: each style as its own single-style network.
 5. ``realtime image`` on ``samples/amber.jpg`` at full size and ``realtime eval style`` of
    that output and of the PyTorch examples' reference output: the numbers in each card's
@@ -47,8 +47,8 @@ one with each style's shipped network as its teacher (``paintings-lite-final.pth
 ``--teacher`` the last phase's, ``--teacher-row NAME=NET.pth`` for a style that ships from
 another; candy's is the Laplacian phase's: the lite networks were distilled before candy
 had a network of its own). Each ``NAME-lite`` is then exported from it (``--style NAME``),
-as the full styles are from the shipped multi-style network. ``--lite-steps N`` ships the checkpoint
-of step N (of the phase it falls in).
+as the full styles are from the shipped multi-style network. ``--lite-steps N`` ships the
+checkpoint of step N (of the phase it falls in).
 """
 
 from __future__ import annotations
