@@ -22,7 +22,8 @@ from realtime.cli.commands import (
 from realtime.cli.commands import (
     eval as eval_command,
 )
-from realtime.core.errors import EXIT_INTERRUPTED, UserError
+from realtime.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, UserError
+from realtime.core.extras import EXTRA_OF_MODULE, missing_message, missing_module
 from realtime.core.log import setup_logging
 
 # Order here is the order in ``realtime --help``. Imported, not looked up by name: a command
@@ -68,6 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"realtime: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        # The commands check their optional parts before importing them (require_torch,
+        # import_ray, ...); this is the net under a path that missed it: still one line that
+        # names the extra, not a traceback, where an optional part is simply not installed.
+        module = (exc.name or "").partition(".")[0]
+        if module not in EXTRA_OF_MODULE or missing_module(module) is None:
+            raise  # not an optional part, or a broken install of one: the traceback helps
+        print(f"realtime: error: {missing_message('this command', module)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("realtime: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Export a TransformerNet checkpoint to ONNX (opset 18, dynamic batch/height/width, "
             "float32 NCHW RGB [0, 255] in and out), check it with onnx.checker and compare it "
-            "with torch at 256x256 and 97x131 before writing it. Needs torch."
+            "with torch at 256x256 and 97x131 before writing it. Needs torch: "
+            'pip install "realtime-style-transfer[train]".'
         ),
     )
     parser.add_argument("checkpoint", type=Path, metavar="NAME.pth", help="TransformerNet weights")
