@@ -6,6 +6,7 @@ Outputs, for ``--out DIR/NAME.pth``:
 - ``NAME.pth``: a plain TransformerNet state_dict (a single-style one loads in the PyTorch
   examples too; a multi-style one has (styles, channels) norm parameters);
 - ``NAME.json``: the model card (styles, dataset, full recipe, losses, VGG weights, timing);
+- ``NAME.config.toml``: the run's resolved config, a recipe file for ``--config``;
 - ``NAME.checkpoints/step_NNNNNN.pt``: periodic checkpoints (newest few kept) for ``--resume``;
 - ``NAME.previews/step_NNNNNN.jpg``: a fixed content image stylized every N steps (one
   panel per style).
@@ -37,14 +38,13 @@ from models.losses import PerceptualLoss
 from models.model_card import training_card
 from models.style_norm import num_styles_of_state
 from models.train_config import (
-    ARCH_NAMES,
-    CONTENT_LOSS_KINDS,
-    LR_SCHEDULES,
+    RECIPE_FIELDS,
     RESUME_LATEST,
     SMOOTHING_STEPS,
     STYLE_LAYER_NAMES,
     TrainConfig,
     TrainResult,
+    config_path_for,
     style_names,
 )
 from models.transformer_net import MIN_SIDE, build_network, clean_state_dict
@@ -92,139 +92,6 @@ def preview_dir_for(out: Path) -> Path:
     return out.with_name(out.stem + ".previews")
 
 
-# ----------------------------------------------------------------------------- checks
-
-
-def _validate(config: TrainConfig) -> None:
-    positive = {
-        "--steps": config.steps,
-        "--batch-size": config.batch_size,
-        "--keep-checkpoints": config.keep_checkpoints,
-        "--preview-size": config.preview_size,
-    }
-    for flag, value in positive.items():
-        if value < 1:
-            raise UserError(f"{flag} must be at least 1, got {value}")
-    # Four 2x2 pools before relu4_3: 16 px leaves a 2x2 map, anything less is degenerate.
-    if config.image_size < 16:
-        raise UserError(f"--image-size must be at least 16, got {config.image_size}")
-    if config.style_size is not None and config.style_size < 16:
-        raise UserError(f"--style-size must be at least 16, got {config.style_size}")
-    for flag, value in (
-        ("--checkpoint-every", config.checkpoint_every),
-        ("--preview-every", config.preview_every),
-        ("--log-every", config.log_every),
-        ("--num-workers", config.num_workers),
-    ):
-        if value < 0:
-            raise UserError(f"{flag} must be 0 or more, got {value}")
-    if config.init_style is not None and (config.init is None or config.num_styles != 1):
-        raise UserError(
-            "--init-style NAME starts a one-style run from a style of --init NET.pth: give "
-            "--init and one --style-image"
-        )
-    if config.laplacian_pool < 1:
-        raise UserError(f"--laplacian-pool must be at least 1, got {config.laplacian_pool}")
-    if config.threads is not None and config.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {config.threads}")
-    for flag, value in (
-        ("--content-weight", config.content_weight),
-        ("--tv-weight", config.tv_weight),
-        ("--laplacian-weight", config.laplacian_weight),
-    ):
-        if not value >= 0:
-            raise UserError(f"{flag} must be 0 or more, got {value}")
-    _validate_teacher(config)  # first: with a teacher, the style checks' advice does not apply
-    _validate_styles(config)
-    _validate_layers(config)
-    if not config.lr > 0:
-        raise UserError(f"--lr must be positive, got {config.lr}")
-    if not config.style_lr_scale > 0:
-        raise UserError(f"--style-lr-scale must be positive, got {config.style_lr_scale}")
-    if config.lr_schedule not in LR_SCHEDULES:
-        raise UserError(
-            f"unknown --lr-schedule {config.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
-        )
-    if config.arch not in ARCH_NAMES:
-        raise UserError(f"unknown --arch {config.arch!r}; use one of {', '.join(ARCH_NAMES)}")
-    if config.jitter_max < 1:
-        raise UserError(f"--scale-jitter must be at least 1, got {config.jitter_max}")
-    if config.out.suffix != ".pth":
-        raise UserError(f"--out must end in .pth, got {config.out}; e.g. --out mosaic.pth")
-
-
-def _validate_teacher(config: TrainConfig) -> None:
-    if not config.pixel_weight >= 0:
-        raise UserError(f"--pixel-weight must be 0 or more, got {config.pixel_weight}")
-    if config.teacher is None:
-        for flag, given in (("--teacher-style", config.teacher_style),
-                            ("--teacher-row", config.teacher_rows)):  # fmt: skip
-            if given:
-                raise UserError(f"{flag} goes with --teacher NET.pth, the network to distil")
-        return
-    if not config.teacher.is_file():
-        raise UserError(f"teacher network not found: {config.teacher}")
-
-
-def _check_per_style(flag: str, values: tuple[float, ...], images: int) -> None:
-    """An option given once for every style or once per style image, each 0 or more."""
-    if not values or not all(v >= 0 for v in values):
-        raise UserError(f"{flag} must be 0 or more, got {','.join(map(str, values))}")
-    if len(values) not in (1, images):
-        raise UserError(
-            f"{flag} has {len(values)} values for {images} style images; "
-            "give one for all, or one per --style-image"
-        )
-
-
-def _validate_styles(config: TrainConfig) -> None:
-    weights = config.style_weight
-    images = len(config.style_images)
-    _check_per_style("--style-weight", weights, images)
-    _check_per_style("--content-strength", config.content_strength, images)
-    if images == 0 and any(weights):
-        raise UserError(
-            "no --style-image given; give one (or several for a multi-style network), or "
-            "--style-weight 0 to train a network that reproduces its input"
-        )
-    names = style_names(config)
-    if len(set(names)) != len(names):
-        raise UserError(
-            f"two style images share the name {sorted(n for n in names if names.count(n) > 1)[0]!r}"
-            "; styles are named after their files, so rename one"
-        )
-    if config.base is not None:
-        if images != 1:
-            raise UserError("--add-style takes one style image: the one to add to --base")
-        if config.init is not None:
-            raise UserError("--add-style starts from --base; drop --init")
-        if config.arch != "full":
-            raise UserError(
-                "--add-style extends --arch full networks only (so far); to add a style to a "
-                "lite one, train it again with every --style-image"
-            )
-
-
-def _validate_layers(config: TrainConfig) -> None:
-    layer_weights = config.style_layer_weights
-    if len(layer_weights) != len(STYLE_LAYER_NAMES) or not all(w >= 0 for w in layer_weights):
-        raise UserError(
-            f"--style-layer-weights needs {len(STYLE_LAYER_NAMES)} weights of 0 or more "
-            f"({', '.join(STYLE_LAYER_NAMES)}), got {','.join(map(str, layer_weights))}"
-        )
-    if config.content_loss not in CONTENT_LOSS_KINDS:
-        raise UserError(
-            f"unknown --content-loss {config.content_loss!r}; "
-            f"use one of {', '.join(CONTENT_LOSS_KINDS)}"
-        )
-    unknown = [name for name in config.content_layers if name not in LAYERS]
-    if unknown or not config.content_layers:
-        raise UserError(
-            f"unknown --content-layers {','.join(unknown) or '(none)'}; use VGG-16 layer names "
-            "such as relu2_2 or relu1_2,relu2_2,relu3_3,relu4_3"
-        )
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -253,6 +120,18 @@ def _prepare_output(out: Path) -> None:
             f"cannot write to output folder {out.parent} ({exc.strerror or exc}); "
             "choose an --out path in a writable folder"
         ) from exc
+
+
+def _write_config(config: TrainConfig) -> None:
+    """What this run trains with, resolved, before any training: a recipe file that trains
+    it again (or, with --resume, goes on), and says what the network was trained with."""
+    header = (
+        f"# The resolved config of the 'realtime train' run that wrote {config.out.name}.\n"
+        "# realtime train --config THIS_FILE trains it again; add --resume to go on from its\n"
+        "# checkpoints, and any option to change that one value.\n"
+    )
+    with atomic_output(config_path_for(config.out)) as temp:
+        temp.write_text(header + config.to_toml(), encoding="utf-8")
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -356,40 +235,6 @@ def _initial_state(config: TrainConfig) -> dict[str, torch.Tensor]:
     return state
 
 
-# Recipe fields that change what is learned: a resumed run differing in these is warned about.
-_RECIPE_FIELDS = (
-    "style_images",
-    "dataset",
-    "batch_size",
-    "image_size",
-    "style_size",
-    "content_weight",
-    "content_loss",
-    "content_layers",
-    "content_strength",
-    "style_weight",
-    "tv_weight",
-    "style_layer_weights",
-    "lr",
-    "style_lr_scale",
-    "lr_schedule",
-    "arch",
-    "init",
-    "init_style",
-    "base",
-    "seed",
-    "jitter_max",
-    "vgg_weights",
-    "amp",
-    "teacher",
-    "teacher_style",
-    "teacher_rows",
-    "pixel_weight",
-    "laplacian_weight",
-    "laplacian_pool",
-)
-
-
 def _warn_recipe_changes(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     now = config.to_json()
     # A field the checkpoint's config lacks did not exist when it was written: that run
@@ -397,10 +242,10 @@ def _warn_recipe_changes(saved: dict[str, Any], config: TrainConfig, path: Path)
     defaults = {
         f.name: f.default
         for f in fields(TrainConfig)
-        if f.name in _RECIPE_FIELDS and f.default is not MISSING
+        if f.name in RECIPE_FIELDS and f.default is not MISSING
     }
     saved = {**replace(config, **defaults).to_json(), **saved}
-    changed = [k for k in _RECIPE_FIELDS if k in saved and saved[k] != now[k]]
+    changed = [k for k in RECIPE_FIELDS if k in saved and saved[k] != now[k]]
     if changed:
         log.warning(
             f"resuming {path} with a different recipe ({', '.join(changed)}); the result mixes both"
@@ -525,7 +370,7 @@ def _start(
 ) -> tuple[_Run, list[torch.Tensor], ImageFolder, torch.Tensor, Path | None]:
     """Everything before the first step, cheap checks first: bad input fails in seconds,
     not after loading VGG."""
-    _validate(config)
+    config.check(LAYERS)
     device = resolve_device(config.device)
     # Read first: a bad teacher fails in seconds (not after VGG), a multi-style one distilled
     # whole decides the student's styles (which the checkpoint check and every step go by),
@@ -542,6 +387,7 @@ def _start(
         raise UserError(f"preview image {preview_path} is too small; give a larger one")
     resume_path = _find_resume(config)
     _prepare_output(config.out)
+    _write_config(config)
     ckpt = _read_checkpoint(resume_path, config) if resume_path is not None else None
     start_step = int(ckpt["step"]) if ckpt is not None else 0
     if start_step > config.steps:

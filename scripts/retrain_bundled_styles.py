@@ -4,69 +4,66 @@
     python scripts/retrain_bundled_styles.py --shared ../shared --train-only  # just train
     python scripts/retrain_bundled_styles.py --shared ../shared --no-install  # leave the package
 
-It runs the user-facing commands, so what ships is exactly what a user can reproduce:
+The recipe is data: ``recipes/bundled-RECIPE.toml`` (``--recipe``, default ``cpu``), one table
+per ``realtime train`` run (a phase); its header says how phases refer to each other. This
+script runs it with the user-facing commands, so what ships is exactly what a user can
+reproduce:
 
 1. A training folder of ``data/content/train`` without the ``HOLDOUT`` photos (links in
    ``--work``, default ``runs/bundled``): they are kept for checking that a recipe is not
    tuned to the photos it saw.
-2. ``realtime train --content-loss pixel --style-weight 0``: a TransformerNet that reproduces
-   its input (``identity.pth``), the starting point of the style training. Cheap: no VGG.
-3. ``realtime train`` with the four paintings, ``--init identity.pth``: one multi-style
-   network whose styles share every convolution (``RECIPES``), in two phases: the paintings
-   at a long side of ``style_size`` (``multi.pth``, kept as ``multi-<coarse_steps>.pth``),
-   then, from that run's checkpoint, at ``fine_style_size`` (``multi-<fine_style_size>.pth``),
-   then a last phase from that one's last checkpoint with the content loss weighted by the
-   photo's feature strength (``multi-weighted.pth``: ``paintings`` and the styles in
-   ``finish_styles``), and a fourth from its last checkpoint with larger crops and Li et
-   al.'s Laplacian term (``multi-laplacian.pth``: the styles in ``polish_styles``); the
-   others ship from the second phase. Last, ``alone_style`` trains on its own from its row
-   of that network (``--init-style``), in the steps of ``alone_phases``
-   (``candy-alone*.pth``; the last one ships it). Interrupted or extended runs continue
-   from their newest checkpoint (``--resume``); a finished run is not retrained.
-4. ``realtime export --fp16 --style NAME``: each style as its own single-style network.
-5. ``realtime image`` on ``samples/amber.jpg`` at full size and ``realtime eval style`` of
+2. Each phase that a shipped network needs, once, in the order they need each other: its
+   options resolved into ``WORK/recipes/PHASE.toml``, then ``realtime train --config`` on
+   that file. A phase with ``after`` first gets the checkpoint it goes on from. Interrupted
+   or extended runs continue from their newest checkpoint (``--resume``); a finished run is
+   not retrained.
+3. ``realtime export --fp16 --style NAME``: each style as its own single-style network.
+4. ``realtime image`` on ``samples/amber.jpg`` at full size and ``realtime eval style`` of
    that output and of the PyTorch examples' reference output: the numbers in each card's
    ``evaluation`` and in docs/STYLES.md.
-6. Unless ``--no-install``: copies ``NAME.onnx`` and its card into
+5. Unless ``--no-install``: copies ``NAME.onnx`` and its card into
    ``realtime/bundled_styles/`` and redraws ``docs/styles-grid.jpg``
    (painting | photo | reference | ours | ours, lite).
 
-``--lite`` builds ``NAME-lite`` instead: the lite network distilled from the multi-style
-network's NAME (``realtime train --arch lite --teacher multi.pth --teacher-style NAME``),
-exported, scored like the others and also against the full network's output.
+``--lite`` builds ``NAME-lite`` instead: the recipe's per-style ``lite`` phase (the lite
+network distilled from one style of a full network), exported, scored like the others and
+also against the full network's output.
 
-``--lite-multi`` builds ``paintings-lite``: the lite network distilled from the whole
-four-painting network at once (``realtime train --arch lite --teacher multi.pth``: every crop
-in its own style), started from ``mosaic-lite`` (built first if missing), so its shared
-convolutions already paint; after ``lite_multi_teacher_steps`` it goes on with each
-painting's Gram term added (``--style-image`` with ``--teacher``), which gives back the
-strokes a pixel-matched student softens. Those two phases learn from the first phase's
-network; a third continues them with the second phase's network as teacher and the
-paintings at ``fine_style_size`` (``paintings-lite-<fine_style_size>.pth``), and a last
-one with each style's shipped network as its teacher (``paintings-lite-final.pth``:
-``--teacher`` the last phase's, ``--teacher-row NAME=NET.pth`` for a style that ships from
-another; candy's is the Laplacian phase's: the lite networks were distilled before candy
-had a network of its own). Each ``NAME-lite`` is then exported from it (``--style NAME``),
-as the full styles are from the shipped multi-style network. ``--lite-steps N`` ships the
-checkpoint of step N (of the phase it falls in).
+``--lite-multi`` builds ``paintings-lite`` (``[ship]``'s phase: the lite network distilled
+from the whole four-painting network, phase by phase, the last one with each style's shipped
+full network as its teacher) and exports each ``NAME-lite`` from it (``--style NAME``).
+``--lite-steps N`` ships its checkpoint of step N (of the phase it falls in).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import tomllib
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's packages, installed or not
+
+from models.train_config import (  # noqa: E402
+    RECIPE_FIELDS,
+    TrainConfig,
+    config_path_for,
+    read_recipe,
+    recipe_options,
+)
+from realtime.core.errors import UserError  # noqa: E402
+
 BUNDLED = ROOT / "realtime" / "bundled_styles"
+RECIPES = ROOT / "recipes"
 # The order is the multi-style network's style input.
 STYLES = ("mosaic", "candy", "udnie", "rain-princess")
 # Training photos kept out of training, to check the networks on photos they never saw.
@@ -80,139 +77,8 @@ STYLE_SOURCE = (
     "the PyTorch examples' fast_neural_style images (BSD-3-Clause), "
     "as copied into ../shared/data/styles"
 )
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """``realtime train`` options of a recipe's two runs (docs/STYLES.md says why)."""
-
-    identity_steps: int
-    # The multi-style network: ``coarse_steps`` with the paintings at ``style_size``, then on
-    # to ``steps`` with them at ``fine_style_size``, then to ``finish_steps`` with the
-    # weighted-cosine content loss (``finish_content_strength`` per style) and per-style
-    # ``finish_style_weights``. ``finish_styles`` ship from that last phase (and the
-    # four-painting network), the others from the second.
-    coarse_steps: int
-    steps: int
-    image_size: int
-    batch_size: int
-    style_size: int
-    fine_style_size: int
-    finish_steps: int
-    finish_style_weights: tuple[float, ...]
-    finish_content_strength: tuple[float, ...]
-    finish_styles: tuple[str, ...]
-    # Then on to ``polish_steps`` with ``polish_image_size`` crops against the paintings at
-    # ``polish_style_size`` (scale jitter ``polish_scale_jitter``), ``polish_style_weights``
-    # and Li et al.'s Laplacian term (``polish_laplacian_weight``): ``polish_styles`` ship
-    # from it (``multi-laplacian.pth``).
-    polish_steps: int
-    polish_image_size: int
-    polish_style_size: int
-    polish_scale_jitter: float
-    polish_style_weights: tuple[float, ...]
-    polish_laplacian_weight: float
-    polish_styles: tuple[str, ...]
-    # Then ``alone_style`` on its own (every crop of a batch its own) from its row of the
-    # Laplacian phase, at that phase's geometry and style weight, weighted cosine at the
-    # power ``alone_content_strength``, ``alone_style_layer_weights``: one run per entry of
-    # ``alone_phases`` (to step, options added), each from the last one's last checkpoint.
-    alone_style: str
-    alone_content_strength: float
-    alone_style_layer_weights: tuple[float, ...]
-    alone_phases: tuple[tuple[int, tuple[str, ...]], ...]
-    scale_jitter: float
-    content_weight: float
-    style_weight: float
-    lr: float
-    checkpoint_every: int
-    # NAME-lite, distilled from the multi-style network's NAME.
-    lite_steps: int
-    lite_content_weight: float
-    lite_pixel_weight: float
-    # paintings-lite, the four styles distilled at once (started from mosaic-lite): first
-    # the teacher's picture alone, then (resumed from that run's last checkpoint) with each
-    # painting's Gram term too, one weight per style in STYLES' order, to lite_multi_steps.
-    lite_multi_teacher_steps: int
-    lite_multi_steps: int
-    lite_style_weights: tuple[float, ...]
-    # Then on to lite_fine_steps with the second phase's network as teacher, its paintings'
-    # scale, and on to lite_final_steps with each style's shipped network as its teacher.
-    lite_fine_steps: int
-    lite_final_steps: int
-
-    def common(self) -> list[str]:
-        return [
-            "--image-size", str(self.image_size),
-            "--batch-size", str(self.batch_size),
-            "--scale-jitter", str(self.scale_jitter),
-            "--lr", str(self.lr),
-            "--checkpoint-every", str(self.checkpoint_every),
-            "--preview-every", str(self.checkpoint_every),
-        ]  # fmt: skip
-
-
-RECIPES = {
-    # The 2-core development CPU: 128 px crops (a step of the four styles takes about 1.3 s),
-    # the cosine content loss over relu1_2..relu4_3, started from a network that reproduces
-    # its input. The paintings are matched at a long side of 1024 for 2000 steps, then of
-    # 512: a 128 px crop against the painting at 512 is the references' geometry (256 px
-    # against 1024), and it brought every style closer to its painting (B5, docs/STYLES.md).
-    "cpu": Recipe(
-        identity_steps=1000,
-        coarse_steps=2000,
-        steps=3000,
-        image_size=128,
-        batch_size=4,
-        style_size=1024,
-        fine_style_size=512,
-        # Step 3000 on: dark and flat regions take the painting (candy's red door,
-        # rain-princess's ochre blocks) where plain cosine kept the photo's dark wood; udnie
-        # trains on plain cosine and still loses edges there, so it ships from step 3000
-        # (B9-B12, docs/STYLES.md).
-        finish_steps=3500,
-        finish_style_weights=(4.0, 5.0, 5.0, 5.0),
-        finish_content_strength=(1.0, 1.0, 0.0, 1.0),
-        finish_styles=("mosaic",),
-        # Step 3500 on: the Laplacian term keeps the photo's coarse outlines while the
-        # styles take more paint at a geometry nearer the references': rain-princess meets
-        # its reference, candy comes closer on all three numbers; mosaic's style and udnie's
-        # look are better where they are (B31, docs/STYLES.md).
-        polish_steps=3750,
-        polish_image_size=192,
-        polish_style_size=768,
-        polish_scale_jitter=2.0,
-        polish_style_weights=(4.0, 12.0, 5.0, 5.0),
-        polish_laplacian_weight=1.0,
-        polish_styles=("candy", "rain-princess"),
-        # Then candy alone, freed to paint: no Laplacian term, weak regions giving way more,
-        # relu2_2 weighted up and relu4_3 down, 500 steps at 1e-3 (C4, docs/STYLES.md);
-        # settled by a rate decayed to 0 at 600 (C5), then once more to 0 at 750 with the
-        # Laplacian term back at 0.5 (C6), which keeps the photos' outlines.
-        alone_style="candy",
-        alone_content_strength=2.0,
-        alone_style_layer_weights=(1.0, 2.0, 1.0, 0.5),
-        alone_phases=(
-            (500, ()),
-            # A cosine schedule over N steps at rate r is 1e-3 at the phase's first step.
-            (600, ("--lr", "0.0149", "--lr-schedule", "cosine")),
-            (750, ("--lr", "0.01047", "--lr-schedule", "cosine", "--laplacian-weight", "0.5")),
-        ),
-        scale_jitter=3.0,
-        content_weight=5.0,
-        style_weight=5.0,
-        lr=1e-3,
-        checkpoint_every=500,
-        lite_steps=1500,
-        lite_content_weight=1.0,
-        lite_pixel_weight=20.0,
-        lite_multi_teacher_steps=3000,
-        lite_multi_steps=4500,
-        lite_style_weights=(0.4, 0.2, 0.3, 0.4),
-        lite_fine_steps=5500,
-        lite_final_steps=7000,
-    ),
-}
+# A network named in a recipe: @PHASE, @PHASE:STYLE (a per-style phase) or @ship:NAME.
+_REFERENCE = re.compile(r"@([\w-]+)(?::([\w-]+))?")
 
 
 def realtime(*args: str) -> str:
@@ -237,179 +103,177 @@ def training_folder(shared: Path, work: Path) -> Path:
     return folder
 
 
-def painting_args(shared: Path) -> list[str]:
-    """``--style-image`` for each painting, in STYLES' order (the multi-style input's)."""
-    return [arg for s in STYLES for arg in ("--style-image", str(shared / f"data/styles/{s}.jpg"))]
-
-
 def trained_steps(card_path: Path) -> int:
     if not card_path.is_file():
         return 0
     return int(json.loads(card_path.read_text(encoding="utf-8")).get("steps", 0))
 
 
-def _train(out: Path, steps: int, args: list[str]) -> Path:
-    if out.is_file() and trained_steps(out.with_suffix(".json")) >= steps:
-        print(f"{out.name}: already trained to {steps} steps", flush=True)
+def _checkpoints(out: Path) -> Path:
+    return out.with_name(out.stem + ".checkpoints")
+
+
+def _checkpoint(out: Path, step: int) -> Path:
+    return _checkpoints(out) / f"step_{step:06d}.pt"
+
+
+def _train(config: TrainConfig, file: Path) -> Path:
+    """``config``'s network (its options in ``file``), trained unless it is."""
+    out = config.out
+    if out.is_file() and trained_steps(out.with_suffix(".json")) >= config.steps:
+        changed = _changed(config)
+        note = (
+            f" with another recipe ({', '.join(changed)}); delete it to retrain" if changed else ""
+        )
+        print(f"{out.name}: already trained to {config.steps} steps{note}", flush=True)
         return out
-    resume = ["--resume"] if out.with_name(out.stem + ".checkpoints").is_dir() else []
-    realtime("train", *args, "--out", str(out), "--steps", str(steps), *resume)
+    resume = ["--resume"] if _checkpoints(out).is_dir() else []
+    realtime("train", "--config", str(file), *resume)
     return out
+
+
+def _changed(config: TrainConfig) -> list[str]:
+    """What ``config`` would train differently from the last run that wrote its network, as
+    that run's NAME.config.toml says (nothing is known of a run from before those files)."""
+    written = config_path_for(config.out)
+    if not written.is_file():
+        return []
+    ran = TrainConfig(**read_recipe(written))
+    return [name for name in RECIPE_FIELDS if getattr(ran, name) != getattr(config, name)]
 
 
 def _continue_from(out: Path, source: Path, step: int) -> None:
     """Start ``out``'s run from ``source``'s checkpoint of ``step`` (Adam's state included),
     unless ``out`` has checkpoints of its own. Its resume warns that the recipe changed: on
     purpose, a new phase."""
-    checkpoints = out.with_name(out.stem + ".checkpoints")
-    if not checkpoints.is_dir():
-        checkpoints.mkdir(parents=True)
-        name = f"step_{step:06d}.pt"
-        shutil.copyfile(source.with_name(source.stem + ".checkpoints") / name, checkpoints / name)
+    if not _checkpoints(out).is_dir():
+        if not _checkpoint(source, step).is_file():
+            raise SystemExit(
+                f"retrain: {source.stem}.checkpoints has no step {step} to go on from; make "
+                "each phase's steps a multiple of its checkpoint_every"
+            )
+        _checkpoints(out).mkdir(parents=True)
+        shutil.copyfile(_checkpoint(source, step), _checkpoint(out, step))
 
 
-def _snapshot(out: Path, steps: int, args: list[str]) -> Path | None:
-    """``out``'s run as it was at ``steps``, when that checkpoint exists: written out with
-    its card (as ``<stem>-<steps>.pth``) by resuming it with nothing left to train."""
-    checkpoint = out.with_name(out.stem + ".checkpoints") / f"step_{steps:06d}.pt"
+def _snapshot(out: Path, steps: int, config: Path) -> Path:
+    """``out``'s run as it was at ``steps``, written out with its card (as
+    ``<stem>-<steps>.pth``) by resuming that checkpoint with nothing left to train."""
+    checkpoint = _checkpoint(out, steps)
     if not checkpoint.is_file():
-        return None
+        raise SystemExit(f"retrain: no checkpoint of step {steps} in {out.stem}.checkpoints")
     snapshot = out.with_name(f"{out.stem}-{steps}.pth")
     if not (snapshot.is_file() and trained_steps(snapshot.with_suffix(".json")) == steps):
-        realtime("train", *args, "--out", str(snapshot), "--steps", str(steps),
-                 "--resume", str(checkpoint))  # fmt: skip
+        realtime("train", "--config", str(config), "--out", str(snapshot),
+                 "--steps", str(steps), "--resume", str(checkpoint))  # fmt: skip
     return snapshot
 
 
-class Networks(NamedTuple):
-    """The multi-style network's phases that ship or teach: the first (the lite networks'
-    first teacher), the second, the weighted one (``paintings``) and the Laplacian one."""
+class Recipe:
+    """A recipe file's phases, and the runs that make the networks they name: each phase is
+    trained once, when a network first needs it. ``cuts``: the step each of the file's [cut]
+    chains ships at, where one is given (--steps, --lite-steps)."""
 
-    coarse: Path
-    fine: Path
-    finish: Path
-    polish: Path
-    alone: Path | None = None  # recipe.alone_style's network of its own
+    def __init__(self, path: Path, shared: Path, work: Path, cuts: dict[str, int | None]) -> None:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        self.path = path
+        self.defaults: dict[str, Any] = data.get("defaults", {})
+        self.ship: dict[str, str] = data["ship"]
+        self.phases: dict[str, dict[str, Any]] = data["phase"]
+        self.places = {"shared": shared.absolute(), "work": work.absolute()}
+        # Each [cut] chain, first phase first, and the step it ships at (None: its last).
+        self.chains = {
+            key: (self._chain(last), cuts.get(key)) for key, last in data.get("cut", {}).items()
+        }
+        self.built: dict[str, Path] = {}
+        self.configs: dict[str, TrainConfig] = {}
 
-    def shipped(self, style: str, recipe: Recipe) -> Path:
-        if self.alone is not None and style == recipe.alone_style:
-            return self.alone
-        if style in recipe.polish_styles:
-            return self.polish
-        return self.finish if style in recipe.finish_styles else self.fine
+    def _chain(self, last: str) -> list[str]:
+        chain = [last]
+        while "after" in self.phases[chain[0]]:
+            chain.insert(0, self.phases[chain[0]]["after"])
+        return chain
 
-    def teacher_args(self, recipe: Recipe) -> list[str]:
-        """``realtime train`` options that make each style's shipped network its teacher:
-        the last phase's, with ``--teacher-row`` for the styles that ship from another. Not
-        ``alone``: the lite networks were distilled before it (a 500-step continuation with
-        it as candy's teacher is in docs/STYLES.md, C7, and did not ship)."""
-        shared = self._replace(alone=None)
-        rows = [f"{style}={shared.shipped(style, recipe)}" for style in STYLES
-                if shared.shipped(style, recipe) != self.finish]  # fmt: skip
-        return ["--teacher", str(self.finish), *(a for r in rows for a in ("--teacher-row", r))]
+    def network(self, reference: str) -> Path:
+        """The network ``reference`` names (``@PHASE``, ``@PHASE:STYLE``, ``@ship:NAME``)."""
+        match = _REFERENCE.fullmatch(reference)
+        if match is None:
+            raise SystemExit(f"retrain: {reference!r} names no network; write @PHASE")
+        phase, style = match.groups()
+        if phase == "ship":
+            if style not in self.ship:
+                raise SystemExit(f"retrain: {reference}: [ship] has no {style}")
+            phase, style = self.ship[style], None
+            # With --steps, a network from outside every chain (a style trained on alone
+            # after the shared network) ships from the cut instead.
+            steps_chain, step = self.chains.get("steps", ([], None))
+            if step is not None and not any(phase in c for c, _ in self.chains.values()):
+                phase = steps_chain[-1]
+        if phase not in self.phases:
+            raise SystemExit(f"retrain: {reference}: {self.path.name} has no [phase.{phase}]")
+        for chain, step in self.chains.values():
+            if step is not None and phase in chain:
+                cut = next((p for p in chain if self.phases[p]["steps"] >= step), None)
+                if cut is None:
+                    raise SystemExit(f"retrain: no phase of {chain[-1]}'s chain reaches {step}")
+                if chain.index(phase) >= chain.index(cut):
+                    return self.train(cut, snapshot=step)
+        return self.train(phase, style)
 
+    def train(self, phase: str, style: str | None = None, snapshot: int | None = None) -> Path:
+        """``phase``'s network (for ``style``, a per-style phase's), trained unless it is;
+        ``snapshot``: its checkpoint of that step instead, from an earlier run."""
+        key = f"{phase}-{style}" if style else phase
+        if key not in self.built:
+            config = self._config(phase, style)
+            file = self.places["work"] / "recipes" / f"{key}.toml"
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(config.to_toml(), encoding="utf-8")
+            after = self.phases[phase].get("after")
+            if after is not None:
+                _continue_from(config.out, self.train(after), self.phases[after]["steps"])
+            self.configs[key] = config
+            self.built[key] = (
+                _snapshot(config.out, snapshot, file)
+                if snapshot is not None and snapshot != config.steps
+                else _train(config, file)
+            )
+        return self.built[key]
 
-def train(recipe: Recipe, shared: Path, work: Path, steps: int | None = None) -> Networks:
-    """Every phase of the multi-style network; ``steps``: ship a checkpoint of that step
-    (of the second phase below ``recipe.steps``, else of the last) instead of the last."""
-    dataset = training_folder(shared, work)
-    preview = ["--preview-image", str(shared / "data/samples/amber.jpg"), "--num-workers", "1"]
-    identity = _train(
-        work / "identity.pth",
-        recipe.identity_steps,
-        ["--dataset", str(dataset), "--content-loss", "pixel", "--style-weight", "0",
-         *recipe.common(), *preview],
-    )  # fmt: skip
-    multi_args = [*painting_args(shared), "--dataset", str(dataset), "--init", str(identity),
-         "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
-         "--content-loss", "cosine", "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
-         "--content-weight", str(recipe.content_weight),
-         "--style-weight", str(recipe.style_weight),
-         "--keep-checkpoints", "100", *recipe.common(), *preview]  # fmt: skip
-    main = work / "multi.pth"
-    coarse_args = [*multi_args, "--style-size", str(recipe.style_size)]
-    coarse = _snapshot(main, recipe.coarse_steps, coarse_args)
-    if coarse is None:
-        _train(main, recipe.coarse_steps, coarse_args)
-        coarse = _snapshot(main, recipe.coarse_steps, coarse_args)
-    if coarse is None:  # the second phase starts from this checkpoint
-        raise SystemExit(
-            f"retrain: {main.stem}.checkpoints has no step {recipe.coarse_steps}; "
-            "coarse_steps must be a multiple of checkpoint_every"
-        )
-    fine = work / f"multi-{recipe.fine_style_size}.pth"
-    _continue_from(fine, main, recipe.coarse_steps)
-    fine_args = [*multi_args, "--style-size", str(recipe.fine_style_size)]
-    if steps is not None and steps < recipe.steps:
-        snapshot = _snapshot_or_exit(fine, steps, fine_args)
-        return Networks(coarse, snapshot, snapshot, snapshot)
-    _train(fine, recipe.steps, fine_args)
-    finish = work / "multi-weighted.pth"
-    _continue_from(finish, fine, recipe.steps)
-    # Later options win: the last phase's loss, weights and rate replace the earlier ones.
-    finish_args = [*fine_args, "--content-loss", "weighted-cosine",
-        "--content-strength", ",".join(map(str, recipe.finish_content_strength)),
-        "--style-weight", ",".join(map(str, recipe.finish_style_weights))]  # fmt: skip
-    if steps is not None and steps < recipe.finish_steps:
-        snapshot = _snapshot_or_exit(finish, steps, finish_args)
-        return Networks(coarse, fine, snapshot, snapshot)
-    _train(finish, recipe.finish_steps, finish_args)
-    if steps == recipe.finish_steps:
-        return Networks(coarse, fine, finish, finish)
-    polish = work / "multi-laplacian.pth"
-    _continue_from(polish, finish, recipe.finish_steps)
-    polish_args = [*finish_args, "--image-size", str(recipe.polish_image_size),
-        "--style-size", str(recipe.polish_style_size),
-        "--scale-jitter", str(recipe.polish_scale_jitter),
-        "--style-weight", ",".join(map(str, recipe.polish_style_weights)),
-        "--laplacian-weight", str(recipe.polish_laplacian_weight)]  # fmt: skip
-    if steps is not None and steps != recipe.polish_steps:
-        return Networks(coarse, fine, finish, _snapshot_or_exit(polish, steps, polish_args))
-    _train(polish, recipe.polish_steps, polish_args)
-    if steps is not None:
-        return Networks(coarse, fine, finish, polish)
-    return Networks(coarse, fine, finish, polish, train_alone(recipe, shared, work, polish))
+    def _table(self, phase: str) -> dict[str, Any]:
+        """``phase``'s own keys over those it starts from: [defaults] or its ``after``'s."""
+        table = dict(self.phases[phase])
+        after = table.pop("after", None)
+        return (self.defaults if after is None else self._table(after)) | table
 
+    def _config(self, phase: str, style: str | None) -> TrainConfig:
+        """``phase``'s options, names filled in and the networks they name trained, checked
+        as ``realtime train --config`` will check them."""
+        places = self.places | ({"style": style} if style else {})
 
-def train_alone(recipe: Recipe, shared: Path, work: Path, polish: Path) -> Path:
-    """``recipe.alone_style`` trained on its own from its row of ``polish``, phase by phase
-    (``recipe.alone_phases``); the last phase's network."""
-    style = recipe.alone_style
-    args = ["--style-image", str(shared / f"data/styles/{style}.jpg"),
-        "--init", str(polish), "--init-style", style,
-        "--dataset", str(training_folder(shared, work)),
-        "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
-        "--content-loss", "weighted-cosine", "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
-        "--content-weight", str(recipe.content_weight),
-        "--content-strength", str(recipe.alone_content_strength),
-        "--style-weight", str(recipe.polish_style_weights[STYLES.index(style)]),
-        "--style-layer-weights", ",".join(map(str, recipe.alone_style_layer_weights)),
-        "--keep-checkpoints", "100", *recipe.common(),
-        "--image-size", str(recipe.polish_image_size),
-        "--style-size", str(recipe.polish_style_size),
-        "--scale-jitter", str(recipe.polish_scale_jitter),
-        # Each phase continues from the last one's final step.
-        "--checkpoint-every", "50",
-        "--preview-image", str(shared / "data/samples/amber.jpg"),
-        "--num-workers", "1"]  # fmt: skip
-    previous: tuple[Path, int] | None = None
-    last = len(recipe.alone_phases) - 1
-    for index, (steps, options) in enumerate(recipe.alone_phases):
-        # The one that ships is NAME-alone.pth, the teacher its lite row names.
-        out = work / (f"{style}-alone.pth" if index == last else f"{style}-alone-{steps}.pth")
-        if previous is not None:
-            _continue_from(out, *previous)
-        _train(out, steps, [*args, *options])
-        previous = (out, steps)
-    assert previous is not None, "alone_phases is empty"
-    return previous[0]
+        def filled(value: Any) -> Any:
+            if isinstance(value, list):
+                return [filled(v) for v in value]
+            if isinstance(value, dict):
+                return {k: filled(v) for k, v in value.items()}
+            if not isinstance(value, str):
+                return value
+            try:
+                text = value.format_map(places)
+            except KeyError as exc:
+                raise SystemExit(f"retrain: phase {phase} names {{{exc.args[0]}}}") from None
+            return str(self.network(text)) if text.startswith("@") else text
+
+        table = {key: filled(value) for key, value in self._table(phase).items()}
+        # A row painted by the teacher itself is the teacher's own painting: no row.
+        rows = table.get("teacher_rows", {})
+        table["teacher_rows"] = {k: v for k, v in rows.items() if v != table.get("teacher")}
+        source = f"{self.path.name} [phase.{phase}]"
+        return TrainConfig(**{"style_images": (), **recipe_options(table, source, RECIPES)})
 
 
-def _snapshot_or_exit(out: Path, steps: int, args: list[str]) -> Path:
-    snapshot = _snapshot(out, steps, args)
-    if snapshot is None:
-        raise SystemExit(f"retrain: no checkpoint of step {steps} in {out.stem}.checkpoints")
-    return snapshot
+def _recipe_names() -> list[str]:
+    return sorted(p.stem.removeprefix("bundled-") for p in RECIPES.glob("bundled-*.toml"))
 
 
 def evaluate(image: Path, style: str, shared: Path, photo: Path | None = None) -> dict[str, float]:
@@ -542,77 +406,6 @@ def build_paintings(
     return card
 
 
-def distil(style: str, multi: Path, recipe: Recipe, shared: Path, work: Path) -> Path:
-    """NAME-lite: the lite network trained to reproduce ``multi``'s ``style`` (the teacher's
-    output is the content target: a pixel term and a light perceptual one, no Gram)."""
-    dataset = training_folder(shared, work)
-    return _train(
-        work / "lite" / f"{style}-lite.pth",
-        recipe.lite_steps,
-        ["--arch", "lite", "--teacher", str(multi), "--teacher-style", style,
-         "--style-weight", "0", "--content-loss", "cosine",
-         "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
-         "--content-weight", str(recipe.lite_content_weight),
-         "--pixel-weight", str(recipe.lite_pixel_weight),
-         "--dataset", str(dataset),
-         "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
-         *recipe.common(), "--preview-image", str(shared / "data/samples/amber.jpg"),
-         "--num-workers", "1"],
-    )  # fmt: skip
-
-
-def distil_all(
-    nets: Networks, recipe: Recipe, shared: Path, work: Path, steps: int | None = None
-) -> Path:
-    """paintings-lite: the lite network trained to reproduce every style of ``nets.coarse``
-    (each crop in its own style), started from mosaic-lite, then also to match each
-    painting's Gram statistics, then on with ``nets.fine`` as teacher, and last with each
-    style's shipped network. ``steps``: the checkpoint of that step (of the phase it falls
-    in)."""
-    coarse = nets.coarse
-    start = distil("mosaic", coarse, recipe, shared, work)
-    args = ["--arch", "lite", "--init", str(start),
-            "--content-loss", "cosine",
-            "--content-layers", "relu1_2,relu2_2,relu3_3,relu4_3",
-            "--content-weight", str(recipe.lite_content_weight),
-            "--pixel-weight", str(recipe.lite_pixel_weight),
-            "--dataset", str(training_folder(shared, work)),
-            "--vgg-weights", str(shared / "weights/vgg16-imagenet-features.pth"),
-            "--keep-checkpoints", "100",
-            *recipe.common(), "--preview-image", str(shared / "data/samples/amber.jpg"),
-            "--num-workers", "1"]  # fmt: skip
-    # The teacher's picture alone: the student first learns to paint as its teacher does.
-    first = _train(
-        work / "lite" / "paintings-lite-teacher.pth",
-        recipe.lite_multi_teacher_steps,
-        [*args, "--teacher", str(coarse), "--style-weight", "0"],
-    )
-    # Then the paintings' Gram term as well: a pixel-matched student is a softer copy of
-    # its teacher, and the Gram term gives the strokes back (the A/B in docs/STYLES.md).
-    # The run continues the first one's last checkpoint (Adam's state included).
-    second = work / "lite" / "paintings-lite.pth"
-    _continue_from(second, first, recipe.lite_multi_teacher_steps)
-    args += [*painting_args(shared),
-             "--style-weight", ",".join(map(str, recipe.lite_style_weights))]  # fmt: skip
-    _train(second, recipe.lite_multi_steps,
-           [*args, "--teacher", str(coarse), "--style-size", str(recipe.style_size)])  # fmt: skip
-    # Then the second phase's network as teacher, and its paintings' scale.
-    fine = work / "lite" / f"paintings-lite-{recipe.fine_style_size}.pth"
-    _continue_from(fine, second, recipe.lite_multi_steps)
-    fine_args = [*args, "--teacher", str(nets.fine), "--style-size", str(recipe.fine_style_size)]
-    if steps is not None and steps <= recipe.lite_fine_steps:
-        return _snapshot_or_exit(fine, steps, fine_args)
-    _train(fine, recipe.lite_fine_steps, fine_args)
-    # Last, each style's shipped network as its teacher: the student follows the network it
-    # stands in for on a CPU (mosaic's, candy's and rain-princess's painted doors).
-    out = work / "lite" / "paintings-lite-final.pth"
-    _continue_from(out, fine, recipe.lite_fine_steps)
-    final_args = [*args, *nets.teacher_args(recipe), "--style-size", str(recipe.fine_style_size)]
-    if steps is not None and steps != recipe.lite_final_steps:
-        return _snapshot_or_exit(out, steps, final_args)
-    return _train(out, recipe.lite_final_steps, final_args)
-
-
 def install(style: str, card: dict, work: Path) -> None:
     shutil.copyfile(work / f"{style}.onnx", BUNDLED / f"{style}.onnx")
     # The card names this checkout's files relative to its root: the package ships to
@@ -675,7 +468,8 @@ def table(cards: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--recipe", choices=sorted(RECIPES), default="cpu")
+    parser.add_argument("--recipe", choices=_recipe_names(), default="cpu",
+                        help="recipes/bundled-RECIPE.toml (default cpu)")  # fmt: skip
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bundled")
     parser.add_argument("--train-only", action="store_true", help="stop after training")
     parser.add_argument("--no-install", action="store_true", help="leave the package alone")
@@ -688,8 +482,8 @@ def main() -> None:
     parser.add_argument(
         "--lite",
         action="store_true",
-        help="build NAME-lite for each style instead: the lite network distilled from the "
-        "multi-style network's NAME, which must be built already (its amber output is compared)",
+        help="build NAME-lite for each style instead: the recipe's lite phase, distilled from "
+        "a full network's NAME (its amber output is compared)",
     )
     parser.add_argument(
         "--lite-multi",
@@ -723,36 +517,45 @@ def main() -> None:
         parser.error(f"unknown style(s) {', '.join(unknown)}; the bundled ones are {STYLES}")
     if args.lite and args.lite_multi:
         parser.error("--lite and --lite-multi are two ways to build NAME-lite; give one")
-    recipe = RECIPES[args.recipe]
-    nets = train(recipe, args.shared, args.work, args.steps)
-    lite_multi = None
-    if args.lite_multi:
-        lite_multi = distil_all(nets, recipe, args.shared, args.work, args.lite_steps)
+    try:
+        run(args, styles)
+    except UserError as exc:  # a recipe that realtime train would refuse, before any run
+        raise SystemExit(f"retrain: {exc}") from None
+
+
+def run(args: argparse.Namespace, styles: list[str]) -> None:
+    training_folder(args.shared, args.work)
+    cuts = {"steps": args.steps, "lite_steps": args.lite_steps}
+    recipe = Recipe(RECIPES / f"bundled-{args.recipe}.toml", args.shared, args.work, cuts)
+    for name in (*STYLES, "paintings"):  # every full network, whatever is built from them
+        recipe.network(f"@ship:{name}")
+    lite_multi = recipe.network("@ship:paintings-lite") if args.lite_multi else None
     if args.train_only:
         return
-    lite = args.lite or args.lite_multi
 
-    def student(style: str) -> Path | None:
+    def sources(style: str) -> tuple[Path, Path | None]:
+        """The full network a style is carded against (a lite one's: what it learned
+        from), and the lite student, if any."""
         if args.lite:
-            return distil(style, nets.coarse, recipe, args.shared, args.work)
-        return lite_multi
+            student = recipe.network(f"@lite:{style}")
+            return recipe.configs[f"lite-{style}"].teacher, student
+        return recipe.network(f"@ship:{style}"), lite_multi
 
-    cards = {
-        (f"{style}-lite" if lite else style): build(
-            # A lite network is carded against the network it was distilled from.
-            style, nets.coarse if args.lite else nets.shipped(style, recipe), args.recipe,
-            args.shared, args.work, args.steps,
-            student(style), args.lite_steps,
-        )
-        for style in styles
-    }  # fmt: skip
+    lite = args.lite or args.lite_multi
+    cards = {}
+    for style in styles:
+        full, student = sources(style)
+        cards[f"{style}-lite" if lite else style] = build(
+            style, full, args.recipe, args.shared, args.work, args.steps, student,
+            args.lite_steps,
+        )  # fmt: skip
     if lite_multi is not None:
         cards_to_install = {**cards, "paintings-lite": build_paintings(
             lite_multi, args.recipe, args.work, args.steps, "paintings-lite",
             _lite_flags(lite_multi, args.lite_steps))}  # fmt: skip
     elif not lite:
         cards_to_install = {**cards, "paintings": build_paintings(
-            nets.finish, args.recipe, args.work, args.steps)}  # fmt: skip
+            recipe.network("@ship:paintings"), args.recipe, args.work, args.steps)}  # fmt: skip
     else:
         cards_to_install = cards
     if not args.no_install:

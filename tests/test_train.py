@@ -23,6 +23,7 @@ from PIL import Image
 from models.data import AugmentedImageStream, find_images
 from models.lite_net import LITE_SPEC
 from models.train import CHECKPOINT_FORMAT, TrainConfig, TrainResult, learning_rate, train
+from models.train_config import read_recipe
 from models.transformer_net import TransformerNet, build_network, load_transformer_net
 from models.vgg import VGG16Features
 from realtime.cli.commands.train import config_from_args
@@ -542,6 +543,32 @@ def test_cli_train_then_resume_latest(
     previews = sorted(p.name for p in (tmp_path / "cli.previews").iterdir())
     assert previews == ["step_000006.jpg", "step_000012.jpg"]
     assert json.loads(out.with_suffix(".json").read_text())["steps"] == 12
+
+
+def test_cli_trains_from_a_recipe_file_and_goes_on_from_the_config_it_wrote(
+    straight: TrainResult, files: Files, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = tmp_path / "recipe.toml"
+    paths = {"dataset": files.dataset, "vgg_weights": files.vgg, "style_images": [files.style]}
+    recipe.write_text(
+        "".join(f"{k} = {json.dumps(v, default=str)}\n" for k, v in paths.items())
+        + 'out = "runs/cli.pth"\nbatch_size = 2\nimage_size = 32\nstyle_size = 48\n'
+        "checkpoint_every = 3\npreview_every = 0\npreview_size = 40\nnum_workers = 0\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "runs" / "cli.pth"  # relative to the recipe's folder
+    assert main(["train", "--config", str(recipe), "--steps", "6", "--no-progress"]) == 0
+    written = tmp_path / "runs" / "cli.config.toml"
+    assert f"{out}, cli.json and {written.name}: 6 steps" in capsys.readouterr().out
+    assert TrainConfig(**read_recipe(written)) == dataclasses.replace(
+        config_from_args(build_parser().parse_args(["train", "--config", str(recipe)])),
+        steps=6, progress=False,
+    )  # fmt: skip
+    # The config it wrote goes on with --resume: 6 + 6 steps equal 12 straight ones.
+    argv = ["train", "--config", str(written), "--steps", "12", "--resume"]
+    assert main(argv) == 0
+    _assert_same_weights(out, straight.model_path)
+    assert TrainConfig(**read_recipe(written)).steps == 12
 
 
 def test_cli_defaults_equal_train_config_defaults() -> None:
