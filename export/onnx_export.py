@@ -1,11 +1,11 @@
-"""Export a TransformerNet to ONNX following the model I/O convention (realtime.model_io).
+"""Export a TransformerNet to ONNX following the model I/O convention (realtime.core.model_io).
 
 Exporter: ``torch.onnx.export(..., dynamo=True)``, the torch.export-based path (the default
-since torch 2.9; the TorchScript path is deprecated). Measured on torch 2.14.1 for this network:
-it gives a clean graph of ~83 nodes (Pad/Conv/InstanceNormalization/Relu/Add, two Resize fed by
-Shape arithmetic, one Clip) with symbolic batch/height/width, in ~3-5 s on a laptop-class CPU.
-The TorchScript path exports in 0.3 s but emits a deprecation warning and ~350 nodes (Constant,
-Transpose, ConstantOfShape and Slice chains around every Pad).
+since torch 2.9; the TorchScript path is deprecated). For this network it gives a clean graph
+(Pad/Conv/InstanceNormalization/Relu/Add, two Resize fed by Shape arithmetic, one Clip) with
+symbolic batch/height/width. The TorchScript path exports faster but warns, and wraps every
+Pad in chains of Constant, Transpose, ConstantOfShape and Slice nodes, about four times the
+nodes (docs/BENCHMARKS.md, "Measurements moved from the code").
 
 fp16: weights are converted by a small graph pass (``convert_to_fp16``) rather than a new
 dependency; the model keeps float32 input/output (Cast nodes at both ends) and
@@ -42,7 +42,7 @@ from models.transformer_net import (
 )
 from realtime.core import model_io
 from realtime.core.cards import card_path_for, card_styles, read_card, write_card
-from realtime.core.errors import UserError
+from realtime.core.errors import UserError, first_line
 from realtime.core.files import atomic_output, check_output_folder, sha256_file
 
 # Opset 18: ONNX Runtime runs it on every provider, and TensorRT 10 (the TensorRT that
@@ -302,9 +302,8 @@ def export_model(
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as exc:
-        first_line = str(exc).strip().splitlines()[0]
         raise UserError(
-            f"exported model fails onnx.checker: {first_line}; please report it"
+            f"exported model fails onnx.checker: {first_line(exc)}; please report it"
         ) from exc
 
     # The final name appears only once the parity check has passed on the written file.

@@ -1,7 +1,7 @@
 """Parity of an exported model against the torch model it came from.
 
 The ONNX model runs on ONNX Runtime's CPU provider through the same session factory the
-stylizer uses (``realtime.engine.create_session``), at two sizes, one of them odd, on seeded
+stylizer uses (``realtime.runtime.engine.create_session``), at two sizes, one of them odd, on seeded
 random images in [0, 255]. The maximum absolute difference must stay within a tolerance
 relative to the torch output's range (max - min):
 

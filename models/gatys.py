@@ -11,28 +11,26 @@ so the default weights hold for the shared Caffe-derived VGG weights and torchvi
     loss = content_weight * content + style_weight * sum_l w_l * style_l
          + tv_weight * tv + temporal_weight * temporal
 
-Why the defaults (checked on amber.jpg with the shared paintings; ``models.metrics``):
+Why the defaults (measured on amber.jpg with the shared paintings: docs/GATYS.md):
 
-- ``style_weight`` 0.5 for ``content_weight`` 1. The metric's relu3_3 content distance is
-  what limits the style weight: udnie's reference output keeps the most content (0.80 at
-  512 px), and with the painting and the content at the same ratio as at 512 px, weights
-  1 / 3 / 10 gave 0.84 / 1.04 / 1.15 against 0.71 for 0.5 (128 px, 100 steps), while the
-  style distance stayed far below the reference's at all of them (0.36 for 0.5 against
-  0.67). Udnie at 256 px, 200 steps (0.8 s a step on two CPU cores): style 0.72
-  (reference 1.29), content 0.68 (reference 0.83).
+- ``style_weight`` 3 for ``content_weight`` 1. One weight serves every painting, so it sits
+  where each painting's style and the photo's content both hold: at 3 each of the four
+  shared paintings is matched at least as closely as by its reference network, with the
+  photo's content kept within 10% of the reference's; lower leaves a tinted photo, higher
+  loses the photo.
 - L-BFGS, as Gatys et al. (Adam is an option, not tuned here), with a strong-Wolfe line
   search. ``steps`` counts evaluations (one VGG forward and backward each), so it is the
   cost and a progress bar is exact. The loss has levelled off by about 200 steps at
   256 px; 300 leaves room for 512 px.
 - One scale. Coarse to fine (``scales`` > 1) is there for large images, where relu5_1 sees
-  too little of the picture to place large structures; at 128 px (from 64) it cost content
-  (0.82 against 0.71 at the same full-size steps) and lowered the loss no further.
+  too little of the picture to place large structures; at small sizes it cost content and
+  lowered the loss no further.
 - The painting is matched at the content's size (its long side scaled to the content's at
   each level, times ``style_scale``): brush strokes keep their size relative to the image
   whatever resolution it is stylized at. (``models.metrics`` compares with the painting at
   its own size, so a painting much larger than the output scores worse than it looks.)
-- ``tv_weight`` 1: about 2 % of the converged loss at 256 px (tv 0.011 of 0.52): a light
-  hold on L-BFGS's pixel noise that does not blur.
+- ``tv_weight`` 1: a few per cent of the converged loss, a light hold on L-BFGS's pixel
+  noise that does not blur.
 - ``temporal_weight`` 200 (not tuned on video): a drift of 5 grey levels (RMS) over the
   trusted pixels costs 0.08, about a sixth of a converged loss, so a short optimisation moves
   them only where the style gains clearly more.
@@ -106,10 +104,8 @@ class GatysConfig:
     content_weight: float = 1.0
     style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] = (1.0,) * len(GATYS_STYLE_LAYERS)
-    # Against content 1, measured on amber with the four paintings at the image defaults
-    # (512 px, 300 steps; docs/GATYS.md): 3 is as close to every painting as the reference
-    # networks at their content distance. 0.5 left a tinted photo (candy's style 1.17x the
-    # reference's); 5 took too much of udnie's photo (content 1.22x).
+    # Against content 1, one weight for every painting (the module docstring says why 3;
+    # docs/GATYS.md, "Images at the defaults").
     style_weight: float = 3.0
     tv_weight: float = 1.0
     temporal_weight: float = 200.0  # only with a temporal target
@@ -438,8 +434,8 @@ class GatysStylizer:
         """The coarser level's result at ``content``'s size, with the content's detail.
 
         Upsampling alone gives a blurred start that the finer level's steps, pulled by a
-        deep content layer, do not sharpen again (amber.jpg, 64 then 128 px: relu3_3 content
-        distance 1.10, against 0.82 with this). So the start is the coarse result's low
+        deep content layer, do not sharpen again (it cost content distance: docs/GATYS.md,
+        "Measurements moved from the code"). So the start is the coarse result's low
         frequencies plus the content's high frequencies, which the coarse level could not
         hold.
         """

@@ -1,6 +1,6 @@
 """Video by optimisation: Gatys et al.'s method made temporally consistent (Ruder et al. 2016).
 
-Two offline modes, both frame-in/frame-out objects for ``realtime.frames.FrameProcessor``:
+Two offline modes, both frame-in/frame-out objects for ``realtime.runtime.frames.FrameProcessor``:
 
 - ``GatysVideoStylizer`` (``realtime video IN OUT --style-image PAINTING``, no network).
   The first frame and every scene cut are optimised fully, coarse to fine, from the content.
@@ -33,14 +33,7 @@ from models.gatys import GatysStylizer
 from realtime.core.config import KEYFRAME_STARTS
 from realtime.core.errors import UserError
 from realtime.vision.cuts import gray_histogram, histogram_cut
-from realtime.vision.flow import (
-    FlowEstimator,
-    forward_backward_consistent,
-    inside,
-    smooth_motion,
-    to_gray,
-    warp,
-)
+from realtime.vision.flow import FlowEstimator, to_gray, trust_mask, warp
 
 Frame = np.ndarray
 FLOW_METHOD = "dis-medium"
@@ -97,8 +90,7 @@ def trusted_mask(current_gray: Frame, previous_gray: Frame, flow: FlowEstimator)
 
     backward = flow(current_gray, previous_gray)
     forward = flow(previous_gray, current_gray)
-    valid = inside(backward) & forward_backward_consistent(forward, backward)
-    valid &= smooth_motion(backward)
+    valid = trust_mask(forward, backward)
     mask = cv2.erode(valid.astype(np.uint8), _ERODE).astype(np.float32)
     return backward, mask
 

@@ -52,7 +52,7 @@ LITE_MIN_SIDE = 16
 # Raw [0, 255] outputs (as in TransformerNet) make Adam, whose steps are about lr per weight
 # whatever the gradient's size, spend its first thousand steps growing the output to the
 # image's range; the lite network's last layer has 18x fewer inputs than TransformerNet's, so
-# it would be slower still (measured: style loss 3.96 against 2.24 after 100 steps).
+# it would be slower still (docs/BENCHMARKS.md, "Measurements moved from the code").
 OUTPUT_SCALE = 64.0
 OUTPUT_OFFSET = 127.5
 

@@ -15,6 +15,13 @@ EXIT_DISK_FULL = 4  # stopped: the disk filled (the frames done are in NAME.part
 EXIT_INTERRUPTED = 130  # Ctrl-C: partial output finalised (128 + SIGINT)
 
 
+def first_line(exc: BaseException | None) -> str:
+    """The first line of ``exc``'s message, for quoting it inside a one-line message; its type
+    name when the message is empty (``str(exc)`` of some library errors is)."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
 class UserError(Exception):
     """A problem the user can fix. The message is one line naming the problem and the fix."""
 

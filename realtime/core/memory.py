@@ -26,8 +26,8 @@ BASE_BYTES = 200 * 1024**2
 # Peak bytes per pixel of the frame the network runs on, by architecture (realtime.arch).
 NETWORK_BYTES_PER_PIXEL = {"transformer-net": 800, "transformer-net-lite": 150}
 # Optimisation by Gatys et al. (VGG-16 forward and backward at the processing size, plus the
-# optimiser's history): measured 1.48 GB peak at 512x512 and 1.02 GB at 256x256 with the
-# painting's own Grams loaded (docs/GATYS.md).
+# optimiser's history), fitted to the peaks measured at 256x256 and 512x512 with the
+# painting's own Grams loaded (docs/BENCHMARKS.md, "Memory").
 OPTIMISATION_BASE_BYTES = 700 * 1024**2
 OPTIMISATION_BYTES_PER_PIXEL = 4096
 # Keep this share of the available memory for everything else the machine is doing.

@@ -2,7 +2,7 @@
 
 Frames are written with their source pts in the source time base, so the output has the
 input's frame count, frame rate (30000/1001 stays 30000/1001) and timing, variable frame
-rate included. Audio comes from ``audio_from`` packet for packet (``realtime.audio_copy``).
+rate included. Audio comes from ``audio_from`` packet for packet (``realtime.media.audio_copy``).
 The container format follows the output path's suffix.
 """
 

@@ -385,7 +385,8 @@ def _seconds(pts: int | None, time_base: Fraction | None) -> str:
 
 
 def probe_video(path: Path) -> VideoInfo:
-    """A file's VideoInfo from its header, nothing decoded (one-line error when unreadable)."""
+    """A file's VideoInfo from its header and its first frame, where decoding stops: the
+    frame carries the size and display rotation (one-line error when unreadable)."""
     source = VideoFileSource(path)
     try:
         return source.info

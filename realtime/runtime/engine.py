@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from realtime.core.config import DEVICES, EngineConfig
-from realtime.core.errors import ProviderError, UserError
+from realtime.core.errors import ProviderError, UserError, first_line
 from realtime.core.memory import check_fits, network_bytes
 from realtime.core.model_io import (
     ARCH,
@@ -154,11 +154,6 @@ def _provider_list(device: str, config: EngineConfig, fp16: bool) -> list[Any]:
     return [tensorrt, cuda, CPU]
 
 
-def _first_line(exc: BaseException | None) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _new_session(
     ort: Any, model_path: Path, device: str, config: EngineConfig, fp16: bool, cpu_upcast: bool
 ) -> Any:
@@ -176,15 +171,14 @@ def _new_session(
     except UserError:
         raise
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-        first_line = _first_line(exc)
+        summary = first_line(exc)
         if device != "cpu":
             raise ProviderError(
-                f"--device {device}: ONNX Runtime failed to create the session ({first_line}); "
+                f"--device {device}: ONNX Runtime failed to create the session ({summary}); "
                 "fix that or use --device cpu"
             ) from exc
         raise UserError(
-            f"ONNX Runtime cannot load {model_path}: {first_line}; re-export it with "
-            "'realtime export'"
+            f"ONNX Runtime cannot load {model_path}: {summary}; re-export it with 'realtime export'"
         ) from exc
 
 
@@ -231,9 +225,11 @@ def create_session(
     Returns ``(session, provider)`` where ``provider`` is the execution provider the session
     really got (its first one). ``fp16`` enables TensorRT's fp16 mode (set it for fp16 models
     or to trade precision for speed). ``cpu_upcast`` runs a model stored with float16 weights
-    as float32 when the session is on the CPU (realtime.precision says why). ``announce``
-    prints the provider on stderr.
-    Raises ProviderError when an explicitly requested GPU provider is not available.
+    as float32 when the session is on the CPU (``realtime.runtime.precision`` says why).
+    ``announce`` logs the provider the session got, and for ``auto`` why CUDA was not used, as
+    notices (the CLI shows them on stderr).
+    Raises ProviderError when an explicitly requested GPU provider is not available, and
+    UserError for an unknown device or a model ONNX Runtime cannot load.
     """
     import onnxruntime as ort
 
@@ -251,7 +247,7 @@ def create_session(
                 session = _new_session(ort, model_path, "cuda", config, fp16, cpu_upcast)
             except ProviderError as exc:
                 reason = (
-                    f"ONNX Runtime failed to create a CUDA session ({_first_line(exc.__cause__)})"
+                    f"ONNX Runtime failed to create a CUDA session ({first_line(exc.__cause__)})"
                 )
             if session is not None and session.get_providers()[0] != CUDA:
                 session = None
@@ -400,8 +396,8 @@ class OnnxStylizer:
             return tensor[0]
         if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] != 3:
             raise ValueError(f"expected a (1, 3, H, W) tensor, got shape {tensor.shape}")
-        # Two OpenCV passes instead of numpy's three (transpose-clip, +0.5, cast): 0.55 ms
-        # against 1.73 at 640x360 (benchmarks/frame_conversion.py). The graph clips already;
+        # Two OpenCV passes instead of numpy's three (transpose-clip, +0.5, cast): about a
+        # third of the time (docs/BENCHMARKS.md, "CPU engine work"). The graph clips already;
         # clipping negatives again keeps models exported by other tools (without the in-graph
         # clip) from being mirrored by convertScaleAbs's absolute value, which then rounds to
         # nearest (ties to even) and saturates at 255.

@@ -1,6 +1,6 @@
 """Where styles come from, and what ``--style NAME|FILE.onnx|FILE.pth`` means.
 
-A style is an ONNX style network (realtime.model_io), optionally with a card ``NAME.json``
+A style is an ONNX style network (realtime.core.model_io), optionally with a card ``NAME.json``
 beside it (the training card written by ``realtime train``).
 
 - Bundled styles: package data in ``realtime/bundled_styles/`` (``NAME.onnx`` + ``NAME.json``).

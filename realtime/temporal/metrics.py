@@ -54,12 +54,10 @@ from realtime.vision.flow import (
     FlowEstimator,
     downscale,
     flow_size,
-    forward_backward_consistent,
-    inside,
     resize_flow,
-    smooth_motion,
     squared_norm,
     to_gray,
+    trust_mask,
     warp,
 )
 
@@ -105,8 +103,7 @@ class WarpingErrorMeter:
         previous_gray, previous_input, previous_output = previous
         backward = resize_flow(self._flow(gray, previous_gray), (width, height))
         forward = resize_flow(self._flow(previous_gray, gray), (width, height))
-        mask = inside(backward) & forward_backward_consistent(forward, backward)
-        mask &= smooth_motion(backward)
+        mask = trust_mask(forward, backward)  # Ruder et al.'s thresholds
         kept = int(mask.sum())
         if kept == 0:
             self.skipped += 1

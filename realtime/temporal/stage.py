@@ -26,8 +26,8 @@ output:
   ``1 / (1 - a)`` frames: flicker averages out while moving objects carry their style.
   Averaging strokes that do not line up exactly lowers the contrast, so the blend's
   per-channel standard deviation is matched to the fresh stylization's (``match_contrast``).
-  The warp is bilinear: bicubic kept a little more stroke detail but cost 9 ms more per
-  720p frame than the whole stage may take.
+  The warp is bilinear: bicubic kept a little more stroke detail but cost more at 720p than
+  the whole stage may take (docs/TEMPORAL.md, "Measurements moved from the code").
 
 Scene cuts reset the state (the next output is the stylized frame as is): a large change in
 the grayscale histogram of the inputs (both modes), a low correlation of tiny grey
@@ -59,31 +59,28 @@ from realtime.vision.flow import (
     FlowEstimator,
     downscale,
     flow_size,
-    forward_backward_consistent,
-    inside,
     resize_flow,
-    smooth_motion,
     squared_norm,
     to_gray,
+    trust_mask,
     warp,
 )
 
 # The stage's own tuning. These are deliberately not the metric's settings
-# (realtime.temporal_metrics): other estimator, other resolution, an extra photometric term.
-# Flow resolution: ~1-2 ms per DIS-fast flow at 320x180 on a 2-core machine. 640 gave
-# hardly better smoothing on real video (cockatoo.mp4) for 3-4x the flow time.
+# (realtime.temporal.metrics): other estimator, other resolution, an extra photometric term.
+# Flow resolution: 640 smoothed real video hardly better than 320, for several times the
+# flow time (docs/TEMPORAL.md, "Measurements moved from the code").
 FLOW_LONG_SIDE = 320
 FLOW_METHOD = "dis-fast"
 # Ruder et al.'s absolute terms, applied in pixels of the flow resolution, where DIS-fast is
 # accurate to a few tenths of a pixel. The relative terms are 5x Ruder's 0.01: the strict
-# tests threw away most of the moving bird in cockatoo.mp4, whose fresh, flickering
-# stylization then dominated the warping error (-42% instead of -50% at the metric's
-# default); the trail behind a moving object grows by about half a grey level
-# (tests/test_temporal.py), the style change by about 1 point (docs/TEMPORAL.md).
+# tests threw away most of a moving object, whose fresh, flickering stylization then
+# dominated the warping error; the looser ones leave a little more trail behind it
+# (tests/test_temporal.py) and cost a little style (docs/TEMPORAL.md, the defaults' table).
 FB_REL, FB_ABS = 0.05, 0.5
 MB_REL, MB_ABS = 0.05, 0.002
 # Erode the trusted area by 2 flow pixels: flow next to an occlusion or a motion boundary
-# is smeared across it. (3x3 left about twice the trail of 5x5 in the same test.)
+# is smeared across it (a 3x3 kernel left more trail: docs/TEMPORAL.md).
 _ERODE_KERNEL = np.ones((5, 5), np.uint8)
 VISIBILITY_SHARPNESS = 50.0  # Lai et al. 2018, eq. 3 (RGB in [0, 1])
 # A cut when less than this share of the frame is confidently warpable.
@@ -220,7 +217,7 @@ def match_contrast(blended: Frame, frame: Frame) -> Frame:
     deviation matches the fresh stylization's, never down and at most by
     CONTRAST_MAX_GAIN; the blend's mean (its brightness) is kept. One gain per channel and
     frame: a local (windowed) gain also gave back the fresh frame's frame-to-frame variation,
-    i.e. flicker, and cost 12-16 ms at 720p against about 4 ms for this (docs/TEMPORAL.md).
+    i.e. flicker, and cost several times as much (docs/TEMPORAL.md).
     """
     # The statistics from every STATS_STRIDE-th pixel in each direction: one number per
     # channel needs no more, and two full-frame passes were half of this function's cost.
@@ -301,19 +298,15 @@ class FlowSmoother(_Smoother):
 
     def _remember(self, out: Frame) -> Frame:
         # RGBA: OpenCV's bilinear remap has a vector path for four 8-bit channels and not
-        # for three, so warping RGBA and dropping alpha costs half of warping RGB (720p:
-        # 1.9 + 0.1 ms against 4.3). The conversion is the copy the state needs anyway.
+        # for three, so warping RGBA and dropping alpha costs half of warping RGB
+        # (docs/TEMPORAL.md, "Cost"). The conversion is the copy the state needs anyway.
         return cv2.cvtColor(out, cv2.COLOR_RGB2RGBA)
 
     def _confidence(
         self, forward: np.ndarray, backward: np.ndarray, small: Frame, previous_small: Frame
     ) -> np.ndarray:
         """Per flow-size pixel: how far the warped previous frame can be trusted, 0..1."""
-        valid = (
-            inside(backward)
-            & forward_backward_consistent(forward, backward, FB_REL, FB_ABS)
-            & smooth_motion(backward, MB_REL, MB_ABS)
-        )
+        valid = trust_mask(forward, backward, FB_REL, FB_ABS, MB_REL, MB_ABS)
         valid = cv2.erode(valid.astype(np.uint8), _ERODE_KERNEL).astype(np.float32)
         difference = (warp(previous_small, backward).astype(np.float32) - small) / 255.0
         visibility = cv2.exp(squared_norm(difference) * np.float32(-VISIBILITY_SHARPNESS))

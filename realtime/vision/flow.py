@@ -1,8 +1,9 @@
 """Dense optical flow, backward warping and trust masks.
 
-Shared by the temporal-consistency stage (``realtime.temporal``) and the warping-error
-metric (``realtime.temporal_metrics``); each picks its own estimator, resolution and
-thresholds.
+Shared by the temporal-consistency stage (``realtime.temporal.stage``), the warping-error
+metric (``realtime.temporal.metrics``) and Gatys' video mode (``models.gatys_video``); each
+picks its own estimator, resolution and thresholds, and all build their trust mask with
+``trust_mask``.
 
 Conventions. A flow field is float32 ``(H, W, 2)`` holding ``(dx, dy)`` in pixels of the
 frame it is defined on. ``flow(a, b)`` says, for each pixel ``p`` of ``a``, where it went in
@@ -60,8 +61,8 @@ def downscale(frame: Frame, size: tuple[int, int], pyramid: bool = False) -> Fra
     """Anti-aliased resize to a smaller (width, height), for flow: an area filter.
 
     ``pyramid`` (the temporal stage) first halves by Gaussian pyramid (``pyrDown``) while
-    the result stays at least ``size``, then area-filters the rest: at 720p -> 320x180,
-    0.7 ms against 1.9 ms for one area resize. Both average away the aliasing flow would
+    the result stays at least ``size``, then area-filters the rest: faster than one area
+    resize from 720p (docs/TEMPORAL.md, "Cost"). Both average away the aliasing flow would
     see, but they are not the same filter, so the metric keeps the plain area resize its
     recorded numbers were measured with.
     """
@@ -199,6 +200,28 @@ def smooth_motion(flow: Flow, rel: float = RUDER_MB_REL, abs_: float = RUDER_MB_
     """
     gx, gy = _central_differences(flow)
     return squared_norm(gx) + squared_norm(gy) <= rel * squared_norm(flow) + abs_
+
+
+def trust_mask(
+    forward: Flow,
+    backward: Flow,
+    fb_rel: float = RUDER_FB_REL,
+    fb_abs: float = RUDER_FB_ABS,
+    mb_rel: float = RUDER_MB_REL,
+    mb_abs: float = RUDER_MB_ABS,
+) -> np.ndarray:
+    """True where the backward warp can be trusted: it stays ``inside`` the frame, the flows
+    are ``forward_backward_consistent`` and the motion is smooth (no motion boundary).
+
+    ``forward`` = flow(previous, current), ``backward`` = flow(current, previous); the mask
+    is defined on the current frame. The thresholds default to Ruder et al.'s (the metric's);
+    the temporal stage passes its own looser ones.
+    """
+    return (
+        inside(backward)
+        & forward_backward_consistent(forward, backward, fb_rel, fb_abs)
+        & smooth_motion(backward, mb_rel, mb_abs)
+    )
 
 
 def _central_differences(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
