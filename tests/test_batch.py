@@ -18,6 +18,9 @@ from fixtures_media import make_clip
 
 from realtime.cli.main import main
 
+# Every test here runs a real local Ray batch (tens of seconds): the slow set.
+pytestmark = pytest.mark.slow
+
 ray = pytest.importorskip("ray", reason="realtime batch needs ray (pip install -e '.[cluster]')")
 
 

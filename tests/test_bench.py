@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from realtime.cli.main import main
 
 
+@pytest.mark.slow
 def test_bench_reports_every_stage(style_onnx, tmp_path, capsys) -> None:
     report = tmp_path / "bench.md"
     args = ["bench", "--style", str(style_onnx), "--resolutions", "360p", "--frames", "3"]
@@ -21,6 +24,7 @@ def test_bench_reports_every_stage(style_onnx, tmp_path, capsys) -> None:
     assert report.read_text().strip().endswith(row.strip())
 
 
+@pytest.mark.slow
 def test_bench_encode_options_reach_the_encoder(style_onnx, capsys) -> None:
     args = ["bench", "--style", str(style_onnx), "--resolutions", "360p", "--frames", "3"]
     assert main([*args, "--device", "cpu", "--no-baseline", "--crf", "30", "--preset",

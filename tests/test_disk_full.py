@@ -77,6 +77,7 @@ def noisy_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+@pytest.mark.slow
 def test_video_on_a_disk_that_fills_keeps_a_playable_partial(
     small_disk, noisy_clip, style_onnx, capsys
 ) -> None:
@@ -106,6 +107,7 @@ def test_video_on_a_full_disk_leaves_nothing(small_disk, noisy_clip, style_onnx,
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
 
 
+@pytest.mark.slow
 def test_image_on_a_full_disk_leaves_nothing(small_disk, style_onnx, tmp_path, capsys) -> None:
     import cv2
 

@@ -29,6 +29,7 @@ def scores(capsys, *args) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_identical_images_score_zero(images, painting_file, random_vgg_weights, capsys) -> None:
     photo, weights = images["photo"], random_vgg_weights
     same = scores(capsys, photo, photo, photo, "--vgg-weights", weights)
@@ -40,6 +41,7 @@ def test_identical_images_score_zero(images, painting_file, random_vgg_weights, 
     assert other["style_distance"] > 0.1
 
 
+@pytest.mark.slow
 def test_content_is_scored_at_the_outputs_scaled_size(images, random_vgg_weights, capsys) -> None:
     # A half-size output of the photo: both are brought to the same long side, so little
     # distance remains, whatever the sizes they came in.
@@ -51,6 +53,7 @@ def test_content_is_scored_at_the_outputs_scaled_size(images, random_vgg_weights
     assert sized["size"] == 60
 
 
+@pytest.mark.slow
 def test_agrees_with_the_projects_scorer(shared_dir, vgg_weights, capsys) -> None:
     import subprocess
     import sys
@@ -71,6 +74,7 @@ def test_agrees_with_the_projects_scorer(shared_dir, vgg_weights, capsys) -> Non
             assert round(ours[key], 3) == round(theirs[key], 3), (style, key, ours, theirs)
 
 
+@pytest.mark.slow
 def test_text_output_names_both(images, painting_file, random_vgg_weights, capsys) -> None:
     args = [images["photo"], painting_file, images["photo"], "--vgg-weights", random_vgg_weights]
     assert main(["eval", "style", *map(str, args)]) == 0

@@ -145,6 +145,7 @@ def test_library_checks_counts_sizes_and_length() -> None:
         evaluate_temporal(frames, frames, frames)
 
 
+@pytest.mark.slow
 def test_style_retention_against_a_style_image(clips, tmp_path, capsys) -> None:
     import torch
     import torchvision

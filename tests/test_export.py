@@ -114,6 +114,7 @@ def test_fp16_converter_refuses_unknown_ops():
         convert_to_fp16(helper.make_model(graph))
 
 
+@pytest.mark.slow
 def test_cli_export_fp16(style_pth, style_net, tmp_path, capsys):
     out = tmp_path / "fancy.onnx"
     assert main(["export", str(style_pth), str(out), "--fp16", "--style-name", "fancy"]) == 0
@@ -196,6 +197,7 @@ def test_metadata_json_is_valid(style_onnx):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fp16", [False, True])
 def test_lite_network_exports_with_its_arch_and_passes_parity(tmp_path, fp16):
     from models.transformer_net import build_network
@@ -215,6 +217,7 @@ def test_lite_network_exports_with_its_arch_and_passes_parity(tmp_path, fp16):
     assert report.parity and all(r.passed for r in report.parity)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["full", "lite"])
 def test_one_style_of_a_multi_style_network_exports_as_its_own_network(arch, tmp_path, capsys):
     from models.style_norm import single_style_state
@@ -250,6 +253,7 @@ def test_one_style_of_a_multi_style_network_exports_as_its_own_network(arch, tmp
     assert "no style 'mosaic'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("arch", "fp16"), [("full", False), ("full", True), ("lite", False)])
 def test_frames_in_the_graph_match_the_float_convention(arch, fp16, tmp_path):
     from models.transformer_net import build_network
@@ -287,6 +291,7 @@ def _rebuild(onnx_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_rebuild_from_onnx_gives_back_the_exported_weights(
     style_net, style_onnx: Path, tmp_path: Path
 ) -> None:

@@ -88,6 +88,7 @@ def test_loss_falls_and_progress_counts_every_step(vgg: CountingVGG, optimizer: 
     assert np.abs(out.astype(int) - content).mean() > 1.0  # the pixels did move
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", [1.0, 1e-4])
 def test_lbfgs_progress_does_not_depend_on_the_loss_scale(vgg: CountingVGG, scale: float) -> None:
     # Gradients of ~1e-10 a pixel: L-BFGS's own first step would move no pixel at all.
@@ -144,6 +145,7 @@ def test_init_config_content_noise_and_image(vgg: CountingVGG) -> None:
         needs_image.stylize(content)
 
 
+@pytest.mark.slow
 def test_temporal_term_pulls_trusted_pixels_to_the_warped_output(vgg: CountingVGG) -> None:
     content = smooth_image(6)
     warped = smooth_image(7)
@@ -182,6 +184,7 @@ def test_style_grams_once_per_size_content_targets_once_per_call(vgg: CountingVG
     assert no_grad_calls() == [(48, 48), (29, 48)]
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_levels(vgg: CountingVGG, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gatys, "MIN_LEVEL_SIDE", 16)
     content = smooth_image(11, 64, 64)
@@ -240,6 +243,7 @@ def test_defaults_pass_and_bad_inputs_are_refused(vgg: CountingVGG) -> None:
         stylizer.stylize(smooth_image(12), steps=-2)
 
 
+@pytest.mark.slow
 def test_real_weights_move_towards_the_painting(vgg_weights: Path, shared_dir: Path) -> None:
     from models.metrics import content_distance, style_distance
     from models.vgg import load_vgg16

@@ -100,6 +100,7 @@ def test_trusted_mask_on_a_translation_trusts_all_but_the_entering_edge() -> Non
     assert mask[:, :2].mean() < 0.2  # entered the frame: nothing to carry over
 
 
+@pytest.mark.slow
 def test_frames_between_keyframes_start_from_the_warped_previous_output(optimiser) -> None:
     reports = []
     video = GatysVideoStylizer(optimiser, interval=10, frame_steps=2, report=reports.append)
@@ -128,6 +129,7 @@ def test_frames_between_keyframes_start_from_the_warped_previous_output(optimise
     assert reports[1].trusted > 0.8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", ["warped", "content"])
 def test_interval_keyframes_take_full_steps_from_where_keyframe_start_says(
     optimiser, start
@@ -153,6 +155,7 @@ def test_interval_keyframes_take_full_steps_from_where_keyframe_start_says(
         GatysVideoStylizer(optimiser, keyframe_start="noise")
 
 
+@pytest.mark.slow
 def test_a_new_frame_size_is_a_keyframe(optimiser) -> None:
     video = GatysVideoStylizer(optimiser, interval=10, frame_steps=1)
     video(shifted_frames(1, 1)[0])
@@ -182,6 +185,7 @@ def run_video(*args) -> int:
     return main(["video", *map(str, args), "--quiet"])
 
 
+@pytest.mark.slow
 def test_no_network_video_end_to_end_keeps_frames_rate_and_audio(
     media_dir, random_vgg_weights, painting_file, tmp_path, capsys
 ) -> None:
@@ -204,6 +208,7 @@ def test_no_network_video_end_to_end_keeps_frames_rate_and_audio(
     assert after["audio_seconds"] == pytest.approx(before["audio_seconds"], abs=0.03)
 
 
+@pytest.mark.slow
 def test_keyframes_gatys_with_a_network_end_to_end(
     clip_aac, style_onnx, random_vgg_weights, painting_file, tmp_path
 ) -> None:

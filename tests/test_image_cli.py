@@ -47,6 +47,7 @@ def test_strength_zero_gives_back_the_photo(photo, style_onnx, tmp_path) -> None
     assert np.array_equal(read_rgb(out), read_rgb(photo))
 
 
+@pytest.mark.slow
 def test_pth_checkpoint_is_accepted(photo, style_pth, tmp_path) -> None:
     out = tmp_path / "from-pth.jpg"
     assert main(["image", str(photo), str(out), "--style", str(style_pth)]) == 0
@@ -81,6 +82,7 @@ def optimise(photo, out, weights, painting, *extra) -> int:
     return main([str(arg) for arg in args])
 
 
+@pytest.mark.slow
 def test_style_image_optimises_from_the_content(
     photo, random_vgg_weights, painting_file, tmp_path, capsys
 ) -> None:
@@ -105,6 +107,7 @@ def test_method_gatys_starts_from_the_networks_output(
     assert not np.array_equal(read_rgb(refined), read_rgb(network))
 
 
+@pytest.mark.slow
 def test_style_image_preserve_color_keeps_the_chroma(
     photo, random_vgg_weights, painting_file, tmp_path
 ) -> None:
@@ -119,6 +122,7 @@ def test_style_image_preserve_color_keeps_the_chroma(
     assert luma_change > 1.5 and chroma_change < luma_change / 3
 
 
+@pytest.mark.slow
 def test_style_weight_optimizer_and_scales_reach_the_optimiser(
     photo, random_vgg_weights, painting_file, tmp_path, capsys
 ) -> None:
@@ -229,6 +233,7 @@ def test_image_too_large_for_memory_is_refused_with_the_size_that_fits(
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_memory_estimate_is_within_a_factor_of_two_of_the_peak(style_onnx, tmp_path) -> None:
     """The guard's estimate against the peak resident memory of a real run (a subprocess, so
     that nothing else this test session did counts)."""

@@ -184,6 +184,7 @@ def test_webcam_morphs_from_a_mix_or_from_the_network_itself(
     assert "style 'waves'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_morphing_with_only_a_lite_single_style_network_names_arch_full(
     mixable, tmp_path, monkeypatch, capsys
 ) -> None:
@@ -209,6 +210,7 @@ def test_morphing_with_only_a_lite_single_style_network_names_arch_full(
     assert main([*argv, "--arch", "full"]) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "photo_path", ["samples/amber.jpg", "content/train/curban100-img_010.jpg"]
 )  # amber, and a photo the bundled network never saw (held out of its training)

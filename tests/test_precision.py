@@ -33,6 +33,7 @@ def _float16_tensors(model: onnx.ModelProto) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_upcast_leaves_no_float16_and_keeps_the_weights_exactly(fp16_onnx):
     original = onnx.load(str(fp16_onnx.onnx_path))
     assert _float16_tensors(original)  # the stored model really is fp16
@@ -48,6 +49,7 @@ def test_upcast_leaves_no_float16_and_keeps_the_weights_exactly(fp16_onnx):
         assert np.array_equal(after, before[init.name].astype(np.float32))
 
 
+@pytest.mark.slow
 def test_fp16_model_on_cpu_computes_like_torch_with_the_rounded_weights(fp16_onnx, style_net):
     stylizer = OnnxStylizer(fp16_onnx.onnx_path, EngineConfig(device="cpu"), announce=False)
     assert stylizer.info.precision == "fp16"

@@ -124,6 +124,7 @@ def test_file_of_another_kind(tmp_path):
         resolve_style(str(other), ENGINE)
 
 
+@pytest.mark.slow
 def test_pth_is_exported_once_then_reused(style_pth, tmp_path, caplog):
     from realtime.cli.wiring import pth_exporter
 

@@ -188,6 +188,7 @@ def test_sigint_leaves_a_playable_partial_file(style_onnx, tmp_path) -> None:
     assert result["audio_seconds"] == pytest.approx(result["times"][-1] + 1 / 25, abs=0.1)
 
 
+@pytest.mark.slow
 def test_shared_realshort_keeps_36_frames_rate_and_aac(shared_dir, style_onnx, tmp_path) -> None:
     clip = shared_dir / "data" / "video" / "realshort.mp4"
     out = tmp_path / "realshort.mp4"
@@ -202,6 +203,7 @@ def test_shared_realshort_keeps_36_frames_rate_and_aac(shared_dir, style_onnx, t
     assert after["audio_seconds"] == pytest.approx(before["audio_seconds"], abs=0.03)
 
 
+@pytest.mark.slow
 def test_shared_cockatoo_280_upright_frames_with_mp3(shared_dir, style_onnx, tmp_path) -> None:
     clip = shared_dir / "data" / "video" / "cockatoo.mp4"
     out = tmp_path / "cockatoo.mp4"
