@@ -16,16 +16,10 @@ import pytest
 from fixtures_media import make_clip
 
 from realtime.core.errors import UserError
-from realtime.live.camera import (
-    CameraLost,
-    CameraSpec,
-    FileCamera,
-    LatestFrame,
-    OpenCVCamera,
-    capture_backends,
-    open_camera,
-    parse_camera,
-)
+from realtime.live.camera import open_camera, parse_camera
+from realtime.live.file_camera import FileCamera
+from realtime.live.opencv_camera import OpenCVCamera, capture_backends
+from realtime.live.source import CameraLost, CameraSpec, LatestFrame
 
 
 @pytest.fixture(scope="module")

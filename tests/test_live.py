@@ -16,19 +16,18 @@ import pytest
 from fixtures_media import make_clip
 
 from realtime.cli.main import main
-from realtime.core.config import EncodeConfig, EngineConfig, ProcessConfig
+from realtime.core.config import EncodeConfig, EngineConfig, LiveConfig, ProcessConfig
 from realtime.core.errors import UserError
-from realtime.live.camera import FileCamera
-from realtime.live.loop import (
-    LatencyStats,
-    LiveConfig,
-    LiveControls,
-    StyleSwitcher,
-    run_live,
-)
-from realtime.live.outputs import RecordingOutput
+from realtime.live.controls import LiveControls
+from realtime.live.file_camera import FileCamera
+from realtime.live.keys import handle_key
+from realtime.live.look import LiveLook, TemporalSlot
+from realtime.live.loop import run_live
+from realtime.live.recording import RecordingOutput
+from realtime.live.stats import LatencyStats
+from realtime.live.switcher import StyleSwitcher
 from realtime.runtime.engine import OnnxStylizer
-from realtime.runtime.frames import FrameProcessor, Strength
+from realtime.runtime.frames import FrameProcessor
 
 CPU = EngineConfig(device="cpu", threads=1)
 
@@ -57,12 +56,6 @@ class Slow:
             raise RuntimeError("stylizer broke")
         time.sleep(self.delay)
         return self.stylize(frame)
-
-
-def controls_for(processor: FrameProcessor, tmp_path: Path, **kw) -> LiveControls:
-    temporal = processor.at_process_size
-    assert isinstance(temporal, list)
-    return LiveControls(processor, Strength(1.0), temporal, snapshot_dir=tmp_path, **kw)
 
 
 # -- the policy -------------------------------------------------------------------------------
@@ -173,98 +166,147 @@ def test_latency_stats_percentiles_and_rate() -> None:
     assert stats.roll(103.0).frames == 0  # a new interval starts empty
 
 
-# -- hotkeys ----------------------------------------------------------------------------------
+# -- keys and controls ------------------------------------------------------------------------
+
+
+def controls_for(
+    processor_stylizer, tmp_path: Path, temporal: str = "off", **kw
+) -> tuple[LiveControls, FrameProcessor]:
+    """Controls around a processor built as a live run builds it: one TemporalSlot, one
+    LiveLook, held by name."""
+    look = LiveLook()
+    slot = TemporalSlot(temporal, 0.7, on=temporal != "off")
+    processor = FrameProcessor(
+        processor_stylizer, ProcessConfig(), at_process_size=[slot], at_output_size=[look]
+    )
+    return LiveControls(processor, look, slot, snapshot_dir=tmp_path, **kw), processor
 
 
 def test_strength_keys_clamp_and_change_the_output(stylizer: OnnxStylizer, tmp_path: Path) -> None:
-    strength = Strength(1.0)
-    processor = FrameProcessor(stylizer, ProcessConfig(), at_output_size=[strength])
-    controls = LiveControls(processor, strength, [], snapshot_dir=tmp_path)
+    controls, processor = controls_for(stylizer, tmp_path)
     frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     full = processor(frame)
     for _ in range(3):
-        controls.handle_key(ord("-"), None)
-    assert strength.amount == pytest.approx(0.7)
+        handle_key(controls, ord("-"))
+    assert controls.look.strength == pytest.approx(0.7)
     blended = processor(frame)
     expected = cv2.addWeighted(full, 0.7, frame, 0.3, 0.0)
     assert np.abs(blended.astype(int) - expected.astype(int)).max() <= 1
     for _ in range(12):
-        controls.handle_key(ord("+"), None)
-    assert strength.amount == 1.0
+        handle_key(controls, ord("+"))
+    assert controls.look.strength == 1.0
     for _ in range(12):
-        controls.handle_key(ord("-"), None)
-    assert strength.amount == 0.0
+        handle_key(controls, ord("-"))
+    assert controls.look.strength == 0.0
     assert np.array_equal(processor(frame), frame)  # strength 0: the camera picture
+    with pytest.raises(UserError, match="between 0 and 1"):
+        controls.set_strength(1.5)
+    assert controls.look.strength == 0.0  # a bad value changes nothing
+
+
+def test_preserve_color_control_keeps_the_camera_colours(
+    stylizer: OnnxStylizer, tmp_path: Path
+) -> None:
+    controls, processor = controls_for(stylizer, tmp_path)
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[..., 2] = 200  # a blue picture
+    controls.set_preserve_color(True)
+    kept = processor(frame).astype(int)
+    assert controls.state().preserve_color
+    # The camera's chroma: blue stays the strongest channel everywhere.
+    assert (kept[..., 2] >= kept[..., 0]).mean() > 0.95
 
 
 def test_pause_quit_and_snapshot_keys(stylizer: OnnxStylizer, tmp_path: Path) -> None:
-    processor = FrameProcessor(stylizer, ProcessConfig(), at_process_size=[])
-    controls = controls_for(processor, tmp_path)
-    controls.handle_key(ord(" "), None)
-    assert controls.paused
-    controls.handle_key(ord(" "), None)
+    controls, processor = controls_for(stylizer, tmp_path)
+    handle_key(controls, ord(" "))
+    assert controls.paused and controls.state().paused
+    handle_key(controls, ord(" "))
     assert not controls.paused
+    handle_key(controls, ord("s"))
+    assert "no frame to save yet" in controls.message and not controls.snapshots
     frame = processor(np.full((48, 64, 3), 90, np.uint8))
-    controls.handle_key(ord("s"), frame)
-    controls.handle_key(ord("s"), frame)  # same second: a second, distinct file
+    controls.frame_done(frame)
+    handle_key(controls, ord("s"))
+    handle_key(controls, ord("s"))  # same second: a second, distinct file
     assert len(controls.snapshots) == 2 and len(set(controls.snapshots)) == 2
     saved = cv2.cvtColor(cv2.imread(str(controls.snapshots[0])), cv2.COLOR_BGR2RGB)
     assert np.array_equal(saved, frame)  # PNG: lossless, RGB order kept
     assert not controls.quit
-    controls.handle_key(27, None)  # Esc
+    handle_key(controls, 27)  # Esc
     assert controls.quit
 
 
-def test_temporal_key_uses_the_maker(stylizer: OnnxStylizer, tmp_path: Path) -> None:
-    processor = FrameProcessor(stylizer, ProcessConfig(), at_process_size=[])
-    controls = controls_for(processor, tmp_path, temporal_maker=lambda: None)
-    controls.handle_key(ord("t"), None)
-    assert processor.at_process_size == []
-    assert "temporal-strength 0" in controls.message
-
-    made = []
-
-    class Halve:
-        """A stateful stage standing in for a temporal stage."""
-
-        def __init__(self) -> None:
-            made.append(self)
-
-        def __call__(self, frame: np.ndarray, source: np.ndarray) -> np.ndarray:
-            return frame // 2
-
-    controls = controls_for(processor, tmp_path, temporal_maker=Halve)
-    frame = np.full((48, 64, 3), 120, np.uint8)
-    plain = processor(frame)
-    controls.handle_key(ord("t"), None)
-    assert len(processor.at_process_size) == 1
-    assert np.array_equal(processor(frame), plain // 2)  # the stage really runs
-    controls.handle_key(ord("t"), None)
-    assert processor.at_process_size == []
-    assert len(made) == 1
-
-
-def test_the_builders_temporal_maker_makes_real_stages(
-    stylizer: OnnxStylizer, tmp_path: Path
-) -> None:
-    from realtime.app.build import temporal_maker
-
-    # The mode and strength reach the stage: ema at 0.5 averages consecutive outputs.
-    ema = temporal_maker(ProcessConfig(temporal="ema", temporal_strength=0.5))()
+def test_temporal_key_puts_a_real_stage_in_the_slot(stylizer: OnnxStylizer, tmp_path: Path) -> None:
+    controls, processor = controls_for(stylizer, tmp_path, temporal="off")
     source = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    first, second = np.full_like(source, 100), np.full_like(source, 140)
-    ema(first, source)
-    assert np.abs(ema(second, source).astype(int) - 120).max() <= 1
-    with pytest.raises(UserError, match="temporal-strength must be between 0 and 1"):
-        temporal_maker(ProcessConfig(temporal="flow", temporal_strength=1.5))
-    # The t key with that maker puts a real temporal stage into the processor.
-    processor = FrameProcessor(stylizer, ProcessConfig(), at_process_size=[])
-    controls = controls_for(processor, tmp_path, temporal_maker=temporal_maker(ProcessConfig()))
-    controls.handle_key(ord("t"), None)
-    (stage,) = processor.at_process_size
-    assert type(stage).__module__ == "realtime.temporal.stage"
+    plain = processor(source)
+    handle_key(controls, ord("t"))
+    assert controls.temporal.on and controls.state().temporal
+    assert type(controls.temporal.stage).__module__ == "realtime.temporal.stage"
+    assert controls.temporal.mode == "flow"  # a run started with it off gets the better mode
     for _ in range(2):
         assert processor(source).shape == source.shape
+    handle_key(controls, ord("t"))
+    assert controls.temporal.stage is None
+    assert np.array_equal(processor(source), plain)  # off: the network's output again
+    # Its strength, live: 0 cannot be on.
+    with pytest.raises(UserError, match="temporal-strength 0"):
+        controls.set_temporal(True, 0.0)
+    with pytest.raises(UserError, match="between 0 and 1"):
+        controls.set_temporal(True, 1.5)
+    controls.set_temporal(True, 0.4)
+    assert controls.temporal.stage.strength == pytest.approx(0.4)
+
+
+def test_ema_slot_averages_consecutive_outputs(tmp_path: Path) -> None:
+    slot = TemporalSlot("ema", 0.5, on=True)
+    source = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    first, second = np.full_like(source, 100), np.full_like(source, 140)
+    slot(first, source)
+    assert np.abs(slot(second, source).astype(int) - 120).max() <= 1
+    slot.reset()  # a style switch: no history
+    assert np.array_equal(slot(second, source), second)
+
+
+def test_controls_from_another_thread_wait_for_the_loop(
+    stylizer: OnnxStylizer, tmp_path: Path
+) -> None:
+    """A control called off the loop's thread is carried out by the loop, between frames."""
+    import threading
+
+    controls, _ = controls_for(stylizer, tmp_path)
+    controls.attach(LatencyStats())  # this thread is now "the loop"
+    done = []
+
+    def panel() -> None:
+        controls.set_strength(0.25)
+        done.append(threading.current_thread().name)
+
+    worker = threading.Thread(target=panel, name="panel")
+    worker.start()
+    time.sleep(0.2)
+    assert controls.look.strength == 1.0 and not done  # queued, not yet carried out
+    controls.turn(time.perf_counter())
+    worker.join(5)
+    assert controls.look.strength == 0.25 and done == ["panel"]
+    errors = []
+
+    def bad() -> None:
+        try:
+            controls.set_strength(-1)
+        except UserError as exc:
+            errors.append(str(exc))
+
+    worker = threading.Thread(target=bad)
+    worker.start()
+    while worker.is_alive():
+        controls.turn(time.perf_counter())
+        time.sleep(0.01)
+    assert errors and "between 0 and 1" in errors[0]  # the caller gets the loop's error
+    controls.detach()
+    with pytest.raises(UserError, match="has ended"):
+        controls.set_strength(0.5)
 
 
 def test_webcam_command_starts_with_temporal(clip_2s: Path, style_onnx: Path, capsys) -> None:

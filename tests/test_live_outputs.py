@@ -25,14 +25,10 @@ from fixtures_media import ctrl_c_as_a_terminal_gives_it, make_clip, psnr
 from realtime.cli.main import main
 from realtime.core.config import EncodeConfig, EngineConfig, ProcessConfig
 from realtime.core.errors import UserError
-from realtime.live.outputs import (
-    RecordingOutput,
-    StreamOutput,
-    VirtualCameraOutput,
-    check_stream_url,
-    check_window_support,
-    draw_overlay,
-)
+from realtime.live.recording import RecordingOutput
+from realtime.live.stream import StreamOutput, check_stream_url
+from realtime.live.vcam import VirtualCameraOutput
+from realtime.live.window import check_window_support, draw_overlay
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -221,7 +217,7 @@ def test_vcam_without_v4l2loopback_says_what_to_load() -> None:
 
 def test_vcam_without_pyvirtualcam_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # makes the import fail
-    with pytest.raises(UserError, match=r"pip install 'realtime\[vcam\]'"):
+    with pytest.raises(UserError, match=r'pip install "realtime-style-transfer\[vcam\]"'):
         VirtualCameraOutput(64, 48, 25)
 
 

@@ -16,7 +16,9 @@ callable, frames in, fps out, so this module never imports torch.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
+import importlib.metadata
 import os
 import platform
 import statistics
@@ -30,8 +32,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from realtime.app.build import (
+    apply_plan,
+    build_processor,
+    encode_for,
+    open_stylizer,
+    throughput_plan,
+    workers_for,
+)
 from realtime.core.config import EncodeConfig, RunConfig
 from realtime.core.errors import UserError
+from realtime.core.extras import missing_message, missing_module
+from realtime.media.video_file import stylize_video
+from realtime.media.video_sink import VideoFileSink
+from realtime.media.video_source import VideoFileSource
 
 if TYPE_CHECKING:
     from realtime.runtime.engine import OnnxStylizer
@@ -87,8 +101,6 @@ def _median_ms(samples: list[float]) -> float:
 
 
 def make_clip(path: Path, frames: list[np.ndarray], rate: int = 30) -> None:
-    from realtime.media.video_sink import VideoFileSink
-
     height, width = frames[0].shape[:2]
     sink = VideoFileSink(
         path, width, height, Fraction(rate), Fraction(1, rate), EncodeConfig(), None
@@ -118,28 +130,44 @@ def bench_resolution(
     """One resolution: the stages alone with ``stylizer`` (the command's engine settings),
     then the network and the whole pipeline as ``realtime video`` runs them (its thread plan,
     temporal stage off: its cost is in docs/TEMPORAL.md)."""
-    from realtime.app.build import (
-        apply_plan,
-        build_processor,
-        encode_for,
-        open_stylizer,
-        throughput_plan,
-        workers_for,
-    )
-    from realtime.media.video_file import stylize_video
-    from realtime.media.video_sink import VideoFileSink
-    from realtime.media.video_source import VideoFileSource
-
     width, height = RESOLUTIONS[name]
-    frames = synthetic_frames(width, height, frame_count)
     clip = workdir / f"bench-{name}.mp4"
-    make_clip(clip, frames)
+    make_clip(clip, synthetic_frames(width, height, frame_count))
+    decoded, decode_s = _decode(clip)
+    images, pre, infer, post = _stages(stylizer, decoded)
+    per_frame = statistics.median(pre) + statistics.median(infer) + statistics.median(post)
+    encode_s = _encode(workdir / f"encode-{name}.mp4", images, encode_for(config.encode, stylizer))
+    parallel_fps, end_to_end_fps = _as_video_runs(
+        clip, workdir / f"e2e-{name}.mp4", decoded, config, stylizer
+    )
+    baseline_fps = baseline(decoded[: max(3, frame_count // 2)]) if baseline else None
+    return BenchRow(
+        resolution=name,
+        frames=frame_count,
+        decode_ms=1000 * decode_s,
+        preprocess_ms=_median_ms(pre),
+        inference_ms=_median_ms(infer),
+        postprocess_ms=_median_ms(post),
+        encode_ms=1000 * encode_s,
+        stylizer_fps=1.0 / per_frame,
+        parallel_fps=parallel_fps,
+        end_to_end_fps=end_to_end_fps,
+        baseline_fps=baseline_fps,
+    )
 
+
+def _decode(clip: Path) -> tuple[list[np.ndarray], float]:
+    """Every frame of ``clip``, and the seconds per frame it took to decode."""
     with VideoFileSource(clip) as source:
         start = time.perf_counter()
         decoded = [frame.image for frame in source.frames()]
-        decode_s = (time.perf_counter() - start) / max(1, len(decoded))
+        return decoded, (time.perf_counter() - start) / max(1, len(decoded))
 
+
+def _stages(
+    stylizer: OnnxStylizer, decoded: list[np.ndarray]
+) -> tuple[list[np.ndarray], list[float], list[float], list[float]]:
+    """The stylized frames and each frame's pre-, inference and post-processing seconds."""
     stylizer(decoded[0])  # warm-up: the first run at a new size allocates and plans
     # Frame by frame, each stage timed, as the engine runs them: holding every frame's tensor
     # first would measure memory traffic (0.7 GB of float32 tensors at 720p), not the stages.
@@ -154,23 +182,28 @@ def bench_resolution(
         pre.append(inferred - start)
         infer.append(done - inferred)
         post.append(time.perf_counter() - done)
-    per_frame = statistics.median(pre) + statistics.median(infer) + statistics.median(post)
+    return images, pre, infer, post
 
-    sink = VideoFileSink(
-        workdir / f"encode-{name}.mp4",
-        width,
-        height,
-        Fraction(30),
-        Fraction(1, 30),
-        encode_for(config.encode, stylizer),
-        None,
-    )
+
+def _encode(path: Path, images: list[np.ndarray], encode: EncodeConfig) -> float:
+    """Seconds per frame to encode ``images`` as ``realtime video`` would."""
+    height, width = images[0].shape[:2]
+    sink = VideoFileSink(path, width, height, Fraction(30), Fraction(1, 30), encode, None)
     start = time.perf_counter()
     for index, image in enumerate(images):
         sink.write(image, index)
     sink.close()
-    encode_s = (time.perf_counter() - start) / len(images)
+    return (time.perf_counter() - start) / len(images)
 
+
+def _as_video_runs(
+    clip: Path,
+    output: Path,
+    decoded: list[np.ndarray],
+    config: RunConfig,
+    stylizer: OnnxStylizer,
+) -> tuple[float, float]:
+    """(the network's fps on frames at once, the end-to-end fps) with ``video``'s plan."""
     plan = throughput_plan(config)
     planned = apply_plan(config, plan)
     pipeline, _ = open_stylizer(str(stylizer.model_path), planned.engine, announce=False)
@@ -180,7 +213,7 @@ def bench_resolution(
     process = dataclasses.replace(config.process, temporal="off")
     result = stylize_video(
         clip,
-        workdir / f"e2e-{name}.mp4",
+        output,
         build_processor(pipeline, process, workers=workers),
         lambda w, h: (w, h),
         planned.encode,
@@ -189,20 +222,7 @@ def bench_resolution(
         decode_threads=plan.decode_threads,
         workers=workers,
     )
-    baseline_fps = baseline(decoded[: max(3, frame_count // 2)]) if baseline else None
-    return BenchRow(
-        resolution=name,
-        frames=frame_count,
-        decode_ms=1000 * decode_s,
-        preprocess_ms=_median_ms(pre),
-        inference_ms=_median_ms(infer),
-        postprocess_ms=_median_ms(post),
-        encode_ms=1000 * encode_s,
-        stylizer_fps=1.0 / per_frame,
-        parallel_fps=parallel_fps,
-        end_to_end_fps=result.fps,
-        baseline_fps=baseline_fps,
-    )
+    return parallel_fps, result.fps
 
 
 def machine_description() -> str:
@@ -222,13 +242,18 @@ def versions() -> str:
     import onnxruntime
 
     parts = [f"onnxruntime {onnxruntime.__version__}", f"PyAV {av.__version__}"]
-    try:
-        import torch
-
-        parts.append(f"torch {torch.__version__}")
-    except ImportError:
-        pass
+    # From the installed metadata, not an import: torch takes seconds to import, and the
+    # runtime install has none.
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        parts.append(f"torch {importlib.metadata.version('torch')}")
     return ", ".join(parts)
+
+
+def eager_unavailable() -> str | None:
+    """Why the PyTorch eager column cannot be measured in this install (one line), or None
+    when it can: it runs the network in torch, which the runtime install leaves out."""
+    missing = missing_module("torch")
+    return None if missing is None else missing_message("the PyTorch eager column", missing)
 
 
 def format_table(rows: list[BenchRow], provider: str) -> str:
@@ -268,6 +293,9 @@ def run_bench(
         )
     if frames < 3:
         raise UserError("--frames must be at least 3")
+    why = eager_unavailable() if baseline is None else None
+    if why:
+        log(f"bench: {why}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="realtime-bench-") as tmp:
         for name in resolutions:

@@ -9,6 +9,8 @@ stage and output stages here, so a default or a check changes in one place for a
   keeps state between frames);
 - ``build_processor``: stylizer -> [refiners, temporal] at the processing size -> output
   stages at the output size, after checking that the frame size fits in memory.
+
+Each use case (``video``, ``image``, ``live``, ``optimise``) builds its object from these.
 """
 
 from __future__ import annotations
@@ -33,9 +35,7 @@ from realtime.core.model_io import ARCH_LITE
 from realtime.runtime.engine import OnnxStylizer
 from realtime.runtime.frames import (
     FrameProcessor,
-    PreserveColor,
     Stage,
-    Strength,
     Stylize,
     output_stages,
     processing_size,
@@ -173,14 +173,15 @@ def temporal_maker(process: ProcessConfig) -> Callable[[], Stage | None]:
     return lambda: temporal_stage(process.temporal, process.temporal_strength)
 
 
-def look_stages(process: ProcessConfig, live: bool = False) -> list[Stage]:
-    """The stages at the output size. Live runs always get a Strength stage, so the +/-
-    keys can change it while the camera runs."""
-    if not live:
-        return output_stages(process)
-    stages: list[Stage] = [PreserveColor()] if process.preserve_color else []
-    stages.append(Strength(process.strength))
-    return stages
+def check_processing_size(
+    stylize: Stylize, process: ProcessConfig, source_size: tuple[int, int], workers: int = 1
+) -> None:
+    """The processing size for a source of ``source_size`` (width, height): too small, or too
+    large for this machine's memory with ``workers`` frames at once, fails before any frame."""
+    width, height = processing_size(*source_size, process)
+    check_memory = getattr(stylize, "check_memory", None)
+    if check_memory is not None:
+        check_memory(width, height, workers)
 
 
 def build_processor(
@@ -188,28 +189,23 @@ def build_processor(
     process: ProcessConfig,
     source_size: tuple[int, int] | None = None,
     refiners: Sequence[Stage] = (),
-    live: bool = False,
     still: bool = False,
     workers: int = 1,
 ) -> FrameProcessor:
     """The frame processor of one stream: ``stylize`` at the processing size, then
     ``refiners`` and the temporal stage, then the look stages at the output size.
 
-    With ``source_size`` (the input's width, height) the processing size is checked now: too
-    small, or too large for this machine's memory (for ``workers`` frames at once), fails
-    before any frame. A ``still`` image has no temporal stage: there is no previous frame to
-    be consistent with.
+    With ``source_size`` the processing size is checked now (``check_processing_size``). A
+    ``still`` image has no temporal stage: there is no previous frame to be consistent with.
+    A live run builds its own, with stages it can change by name (``realtime.app.live``).
     """
     if source_size is not None:
-        width, height = processing_size(*source_size, process)
-        check_memory = getattr(stylize, "check_memory", None)
-        if check_memory is not None:
-            check_memory(width, height, workers)
+        check_processing_size(stylize, process, source_size, workers)
     temporal = None if still else temporal_maker(process)()
     at_process_size = [*refiners, *([temporal] if temporal is not None else [])]
     return FrameProcessor(
         stylize,
         process,
         at_process_size=at_process_size,
-        at_output_size=look_stages(process, live),
+        at_output_size=output_stages(process),
     )

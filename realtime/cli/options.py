@@ -26,7 +26,6 @@ from realtime.core.config import (
     ProcessConfig,
     RunConfig,
 )
-from realtime.core.errors import UserError
 from realtime.media.encoders import ENCODERS
 from realtime.runtime.frames import MIN_PROCESS_SIDE
 
@@ -185,7 +184,15 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
         default=_UNSET,
         help=f"frames buffered between stages (default: {RunConfig().queue_size})",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    add_quiet_option(parser)
+
+
+def add_quiet_option(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str = "no progress line"
+) -> None:
+    """--quiet: the command's own progress or statistics lines off (``-q`` before the command
+    is the notes)."""
+    parser.add_argument("--quiet", action="store_true", help=what)
 
 
 def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
@@ -243,14 +250,7 @@ def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
         help="coarse-to-fine: optimise at N sizes, each twice the last, so large images take "
         "fewer full-size steps (default: 1, full size only)",
     )
-    group.add_argument(
-        "--vgg-weights",
-        type=Path,
-        default=_UNSET,
-        metavar="FILE",
-        help="VGG-16 features state_dict (default: $REALTIME_VGG_WEIGHTS, then torchvision's "
-        "download)",
-    )
+    add_vgg_weights_option(group)
 
 
 def _add_video_optimise_options(group: argparse._ArgumentGroup, d: OptimiseConfig) -> None:
@@ -295,38 +295,9 @@ def _add_video_optimise_options(group: argparse._ArgumentGroup, d: OptimiseConfi
     )
 
 
-def check_optimise_options(optimise: OptimiseConfig) -> None:
-    """An optimisation option that this run would ignore is an error, not a surprise after the
-    work is done: the optimiser's settings need --style-image, and the settings of video
-    without a network do nothing to --keyframes gatys."""
-    if optimise.style_image is None:
-        settings = {
-            "--steps": optimise.steps,
-            "--style-weight": optimise.style_weight,
-            "--optimizer": optimise.optimizer,
-            "--scales": optimise.scales,
-            "--temporal-weight": optimise.temporal_weight,
-        }
-        for flag, value in settings.items():
-            if value is not None:
-                raise UserError(
-                    f"{flag} sets up optimisation by Gatys et al., which runs only with "
-                    f"--style-image PAINTING; add it or drop {flag}"
-                )
-    if optimise.keyframes == "gatys":
-        if optimise.temporal_weight is not None:
-            raise UserError(
-                "--temporal-weight applies to --style-image without a network; with "
-                "--keyframes gatys the temporal stage (--temporal) carries keyframes instead"
-            )
-        if optimise.keyframe_start != OptimiseConfig.keyframe_start:
-            raise UserError(
-                "--keyframe-start applies to --style-image without a network; with "
-                "--keyframes gatys every keyframe starts from the network's output"
-            )
-
-
-def _given(config_type: type[Config], args: argparse.Namespace, **overrides: Any) -> Config:
+def config_from_args(
+    config_type: type[Config], args: argparse.Namespace, **overrides: Any
+) -> Config:
     """``config_type`` with the fields the user gave (absent ones keep their defaults)."""
     names = {f.name for f in dataclasses.fields(config_type)}
     values = {name: getattr(args, name) for name in names if hasattr(args, name)}
@@ -345,12 +316,29 @@ def _temporal_mode(args: argparse.Namespace) -> str:
 
 def run_config(args: argparse.Namespace) -> RunConfig:
     """The one typed configuration, from parsed arguments: built once, here."""
-    return _given(
+    return config_from_args(
         RunConfig,
         args,
-        engine=_given(EngineConfig, args),
-        process=_given(ProcessConfig, args, temporal=_temporal_mode(args)),
-        encode=_given(EncodeConfig, args),
-        optimise=_given(OptimiseConfig, args),
+        engine=config_from_args(EngineConfig, args),
+        process=config_from_args(ProcessConfig, args, temporal=_temporal_mode(args)),
+        encode=config_from_args(EncodeConfig, args),
+        optimise=config_from_args(OptimiseConfig, args),
         progress=not getattr(args, "quiet", False),
+    )
+
+
+def add_vgg_weights_option(
+    group: argparse._ActionsContainer, default: Any = _UNSET, use: str = ""
+) -> None:
+    """--vgg-weights, for every command that loads VGG-16 (optimisation, training, scoring):
+    one definition, so the option reads and resolves the same everywhere. ``default``: None
+    where a command reads ``args.vgg_weights`` itself, else absent like every config option;
+    ``use``: what the weights are for, where a command uses them only sometimes."""
+    group.add_argument(
+        "--vgg-weights",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help=f"VGG-16 features state_dict{use} (default: $REALTIME_VGG_WEIGHTS, then "
+        "torchvision's download)",
     )

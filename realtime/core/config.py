@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from realtime.core.errors import UserError
+
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 # The style a run uses when none is named (webcam without a usable GPU takes its lite
 # version: realtime.runtime.styles.default_style).
@@ -114,3 +116,71 @@ class RunConfig:
     queue_size: int = 8
     progress: bool = True
     optimise: OptimiseConfig = field(default_factory=OptimiseConfig)
+
+
+# -- live runs (``realtime webcam``) -----------------------------------------------------------
+
+DEFAULT_RECONNECT = 5.0  # seconds a lost camera is retried before the run gives up
+DEFAULT_MORPH_SECONDS = 3.0  # a morph between styles of a multi-style network
+STREAM_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """What the live run reads: ``--camera`` and the mode asked of it."""
+
+    camera: str = "0"  # an index, /dev/videoN, a URL or a video file
+    width: int | None = None  # requests to a camera; a file plays at its own size and rate
+    height: int | None = None
+    fps: float | None = None
+    reconnect: float = DEFAULT_RECONNECT
+
+
+@dataclass(frozen=True)
+class LiveOutputsConfig:
+    """Where the live stream goes; several at once are fine."""
+
+    window: bool = True
+    vcam: bool = False
+    vcam_backend: str | None = None  # pyvirtualcam's: obs, unitycapture, v4l2loopback
+    vcam_device: str | None = None
+    stream: str | None = None  # udp://HOST:PORT or srt://HOST:PORT
+    stream_bitrate: int = 4000  # kbit/s cap: OBS's Media Source copes, a LAN carries it
+    stream_preset: str = "ultrafast"  # the least CPU, so the stream never slows the network
+    record: Path | None = None
+    record_crf: int = 20
+    record_preset: str = "veryfast"  # keeps up live on a CPU beside the network
+    snapshot_dir: Path = Path(".")
+
+    @property
+    def record_encode(self) -> EncodeConfig:
+        return EncodeConfig(crf=self.record_crf, preset=self.record_preset)
+
+    @property
+    def any(self) -> bool:
+        return self.window or self.vcam or bool(self.stream) or self.record is not None
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """How the live loop runs (the stylizing itself is RunConfig's)."""
+
+    max_fps: float | None = None  # cap the output rate; None: as fast as frames come
+    duration: float | None = None  # stop after this many seconds
+    frames: int | None = None  # stop after this many output frames
+    stats_interval: float = 1.0  # seconds between statistics lines
+    log_stats: bool = True  # print the statistics line on stderr
+    morph_seconds: float = DEFAULT_MORPH_SECONDS
+    morph_to: str | None = None  # start by morphing to this style
+
+    def check(self) -> None:
+        for name, value in (
+            ("--max-fps", self.max_fps),
+            ("--duration", self.duration),
+            ("--frames", self.frames),
+            ("--morph-seconds", self.morph_seconds),
+        ):
+            if value is not None and value <= 0:
+                raise UserError(f"{name} must be positive, got {value}")
+        if self.stats_interval <= 0:
+            raise ValueError("stats_interval must be positive")

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from realtime.core.config import DEFAULT_MORPH_SECONDS
 from realtime.core.errors import UserError
 
 SHIFT_STEP = 0.1
-DEFAULT_MORPH_SECONDS = 3.0
 
 
 @dataclass
@@ -75,6 +75,11 @@ class Mixer:
         target[style] = 1.0
         self._apply(target)
         self.pair = (style, (style + 1) % len(self.styles))
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        """This mix at once (stops a morph); styles not named get 0. Checked by the caller."""
+        self._morph = None
+        self._apply(np.array([float(weights.get(s, 0.0)) for s in self.styles]))
 
     def morph_to(self, style: int, now: float) -> None:
         """Move from the current mix to ``style`` alone over ``morph_seconds``."""

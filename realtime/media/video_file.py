@@ -17,11 +17,10 @@ import concurrent.futures
 import contextlib
 import os
 import queue
-import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from realtime.core.config import EncodeConfig
 from realtime.core.errors import UserError
 from realtime.core.files import check_output_folder, partial_path, temporary_path
 from realtime.core.progress import progress_bar
+from realtime.core.signals import sigint_ignored
 from realtime.media.video_sink import VideoFileSink, check_encode_config, container_format
 from realtime.media.video_source import VideoFileSource, VideoInfo
 
@@ -110,20 +110,6 @@ class _Channel:
                 self._queue.get_nowait()
 
 
-@contextlib.contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Ignore further Ctrl-C while the output is finalised: a second press must not leave a
-    broken file. Only the main thread may change signal handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def stylize_video(
     input_path: Path,
     output_path: Path,
@@ -150,7 +136,7 @@ def stylize_video(
     )
     run.start()
     interrupted = run.stylize(process, workers)
-    with _sigint_deferred():
+    with sigint_ignored():
         run.wait(interrupted)
         return run.finish(interrupted)
 

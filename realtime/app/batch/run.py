@@ -34,6 +34,7 @@ from realtime.app.batch.plan import DEFAULT_WARMUP_FRAMES, Segment, plan_segment
 from realtime.app.batch.worker import Done, Worker
 from realtime.core.config import RunConfig
 from realtime.core.errors import UserError
+from realtime.core.extras import missing_message
 from realtime.core.files import sha256_file, write_bytes_atomic
 from realtime.core.progress import progress_bar
 from realtime.media.video_source import index_frames, probe_video
@@ -70,10 +71,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise UserError(
-            "realtime batch needs ray, which is not installed; pip install -e '.[cluster]' "
-            "(or pip install ray)"
-        ) from exc
+        raise UserError(missing_message("realtime batch", "ray")) from exc
     return ray
 
 

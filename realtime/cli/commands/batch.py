@@ -1,6 +1,6 @@
 """``realtime batch INPUT... --out-dir DIR``: many files, and long videos in segments, in
 parallel on Ray (a local one by default, or a cluster with --address). Needs ray:
-``pip install -e '.[cluster]'``."""
+the ``[cluster]`` extra."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from realtime.cli.options import (
     add_encode_options,
     add_engine_options,
     add_process_options,
+    add_quiet_option,
     add_style_options,
     add_temporal_options,
     run_config,
@@ -76,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="workers, each with the network loaded once (default: one per CPU, or per GPU)",
     )
-    group.add_argument("--quiet", action="store_true", help="no progress line")
+    add_quiet_option(group)
     parser.set_defaults(run=run)
 
 

@@ -4,7 +4,6 @@ eager on the same network."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from datetime import date
 from pathlib import Path
@@ -43,27 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _baseline(style: str, arch: str | None, threads: int | None):
-    """The PyTorch eager baseline (torch-side code, wired in here), or None without torch."""
-    if importlib.util.find_spec("torch") is None:
-        return None
-    from models.eager import eager_fps
-
-    checkpoint = Path(style) if style.endswith((".pth", ".pt")) else None
-    lite = arch == ARCH_LITE
-    return lambda frames: eager_fps(frames, checkpoint, threads, "lite" if lite else "full")
-
-
 def run(args: argparse.Namespace) -> int:
     from realtime.app.bench import format_table, machine_description, run_bench, versions
     from realtime.app.build import stylizer_for
-    from realtime.cli.wiring import pth_exporter
+    from realtime.cli.wiring import TorchWiring
 
+    torch = TorchWiring()
     config = run_config(args)
-    stylizer, entry = stylizer_for(config, pth_exporter())
+    stylizer, entry = stylizer_for(config, torch.exporter)
     style = config.style or entry.name
+    checkpoint = Path(style) if style.endswith((".pth", ".pt")) else None
+    arch = "lite" if stylizer.info.arch == ARCH_LITE else "full"
     baseline = (
-        None if args.no_baseline else _baseline(style, stylizer.info.arch, config.engine.threads)
+        None if args.no_baseline else torch.eager_baseline(checkpoint, config.engine.threads, arch)
     )
     resolutions = [r.strip() for r in args.resolutions.split(",") if r.strip()]
     rows = run_bench(

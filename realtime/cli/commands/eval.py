@@ -5,7 +5,7 @@ function below adding a subparser with ``set_defaults(evaluate=...)``. Today:
 
 - ``realtime eval temporal INPUT OUTPUT [--reference UNBLENDED]``: the warping error of
   Lai et al. 2018 and the style change against an unblended stylization
-  (definitions: ``realtime.temporal_metrics``).
+  (definitions: ``realtime.temporal.metrics``).
 - ``realtime eval style OUTPUT STYLE CONTENT``: the Gram style distance of a stylized image
   to the painting and its content distance to the photograph (definitions:
   ``models.metrics``).
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from realtime.cli.options import add_quiet_option, add_vgg_weights_option
 from realtime.core.errors import EXIT_DAMAGED_INPUT, EXIT_OK, UserError
 
 if TYPE_CHECKING:  # imported lazily at run time: ``realtime --help`` stays fast
@@ -85,14 +86,7 @@ def _register_temporal(metrics: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--style-every", type=int, default=10, metavar="N", help="score every N-th frame"
     )
-    parser.add_argument(
-        "--vgg-weights",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="VGG-16 features state_dict for --style-image (default: $REALTIME_VGG_WEIGHTS, "
-        "else torchvision's)",
-    )
+    add_vgg_weights_option(parser, default=None, use=" for --style-image")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     parser.add_argument(
         "--flow",
@@ -108,7 +102,7 @@ def _register_temporal(metrics: argparse._SubParsersAction) -> None:
         metavar="PX",
         help=f"estimate flow with the long side at most PX (default: {METRIC_FLOW_LONG_SIDE})",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    add_quiet_option(parser)
     parser.set_defaults(evaluate=run_temporal)
 
 
@@ -118,14 +112,18 @@ def _frames(source: VideoFileSource) -> Iterator[np.ndarray]:
 
 
 def run_temporal(args: argparse.Namespace) -> int:
+    from realtime.cli.wiring import require_torch
     from realtime.core.progress import progress_bar
     from realtime.media.video_source import VideoFileSource
     from realtime.temporal.metrics import evaluate_temporal
 
     if args.flow_size < 16:
         raise UserError(f"--flow-size {args.flow_size} is too small; use at least 16 pixels")
-    if args.style_image is not None and not args.style_image.is_file():
-        raise UserError(f"style image not found: {args.style_image}")
+    if args.style_image is not None:
+        if not args.style_image.is_file():
+            raise UserError(f"style image not found: {args.style_image}")
+        # Before the warping error, which can take minutes: not after it.
+        require_torch("eval temporal --style-image (the style distance, on VGG-16)", "torchvision")
     paths = {"input": args.input, "output": args.output}
     if args.reference is not None:
         paths["reference"] = args.reference
@@ -163,14 +161,8 @@ def _style_retention(args: argparse.Namespace, paths: dict[str, Path]) -> dict[s
         raise UserError("--style-every must be at least 1")
     if not args.style_image.is_file():
         raise UserError(f"style image not found: {args.style_image}")
-    try:
-        from models.vgg import load_vgg16
-        from models.video_metrics import mean_style_distance
-    except ImportError as exc:
-        raise UserError(
-            f"--style-image needs torch ({exc.name} is missing); install torch, or leave "
-            "--style-image out"
-        ) from None
+    from models.vgg import load_vgg16  # run_temporal checked for torch before any work
+    from models.video_metrics import mean_style_distance
     from realtime.media.images import read_image
     from realtime.media.video_source import VideoFileSource
 
@@ -260,18 +252,15 @@ def _register_style(metrics: argparse._SubParsersAction) -> None:
         metavar="PX",
         help="long side the images are scored at (default: the scorer's, 512)",
     )
-    parser.add_argument(
-        "--vgg-weights",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="VGG-16 features state_dict (default: $REALTIME_VGG_WEIGHTS, else torchvision's)",
-    )
+    add_vgg_weights_option(parser, default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     parser.set_defaults(evaluate=run_style)
 
 
 def run_style(args: argparse.Namespace) -> int:
+    from realtime.cli.wiring import require_torch
+
+    require_torch("eval style", "torchvision")
     from realtime.media.images import read_image
     from realtime.runtime.frames import MIN_PROCESS_SIDE
 
@@ -286,11 +275,9 @@ def run_style(args: argparse.Namespace) -> int:
             f"is {photo.shape[1]}x{photo.shape[0]}: not the same picture's proportions; give "
             "the photograph that was stylized"
         )
-    try:
-        from models.metrics import SCORE_SIZE, score
-        from models.vgg import load_vgg16
-    except ImportError as exc:
-        raise UserError(f"eval style needs torch ({exc.name} is missing); install torch") from None
+    from models.metrics import SCORE_SIZE, score
+    from models.vgg import load_vgg16
+
     size = args.size or SCORE_SIZE
     vgg, identity = load_vgg16(args.vgg_weights)
     scores = score(vgg, output, images["style"], photo, size).as_dict()

@@ -38,30 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime.cli.optimising import check_optimise_choice
+    from realtime.app.image import check_image_options, stylize_still
+    from realtime.cli.wiring import TorchWiring
 
     config = run_config(args)
     if args.output.resolve() == args.input.resolve():
         raise UserError(f"output {args.output} is the input file; choose another output path")
     check_output_image(args.output)
-    check_optimise_choice(config.optimise, args.style, video=False)
+    check_image_options(config, args.style)
     source, alpha = read_image_with_alpha(args.input)
-    if config.optimise.style_image is not None:
-        from realtime.cli.optimising import stylize_image
-
-        result, what = stylize_image(config, source)
-    else:
-        from realtime.app.build import build_processor, stylizer_for
-        from realtime.cli.wiring import pth_exporter
-        from realtime.runtime.frames import processing_size
-
-        # A size the network cannot take should fail before the model loads.
-        processing_size(source.shape[1], source.shape[0], config.process)
-        stylizer, entry = stylizer_for(config, pth_exporter())
-        size = (source.shape[1], source.shape[0])
-        processor = build_processor(stylizer, config.process, source_size=size, still=True)
-        result = processor(source)
-        what = f"with style {entry.name!r} on {stylizer.provider}"
+    result, what = stylize_still(config, source, TorchWiring())
     write_image(args.output, result, alpha)
     height, width = result.shape[:2]
     print(f"wrote {args.output} ({width}x{height}) {what}", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from realtime.cli.options import (
     add_temporal_options,
     run_config,
 )
-from realtime.core.config import RunConfig
 from realtime.core.errors import EXIT_DAMAGED_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from realtime.core.files import disk_full_error, human_bytes
 
@@ -45,61 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime.app.build import apply_plan, throughput_plan
-    from realtime.cli.optimising import check_optimise_choice
-    from realtime.media.video_file import check_paths, stylize_video
-    from realtime.media.video_sink import check_encode_config
-    from realtime.media.video_source import probe_video
+    from realtime.app.video import prepare_video, run_video
+    from realtime.cli.wiring import TorchWiring
 
-    plan = throughput_plan(run_config(args))
-    config = apply_plan(run_config(args), plan)
-    # Cheap checks first: a typo in a path should not wait for a model to load.
-    check_paths(args.input, args.output)
-    check_encode_config(config.encode)
-    check_optimise_choice(config.optimise, args.style, video=True)
-    info = probe_video(args.input)
-    if config.optimise.style_image is not None:
-        from realtime.cli.optimising import video_processor
-
-        processor, provider, what, close_progress = video_processor(info, config)
-        workers = 1
-    else:
-        processor, provider, what, workers, encode = _network_processor(info, config, plan)
-        config = dataclasses.replace(config, encode=encode)
-        close_progress = None
-    result = stylize_video(
-        args.input,
-        args.output,
-        processor,
-        lambda w, h: processor.sizes(w, h)[1],
-        config.encode,
-        queue_size=config.queue_size,
-        # Optimisation reports each frame itself, with its steps and loss.
-        show_progress=config.progress and close_progress is None,
-        decode_threads=plan.decode_threads,
-        workers=workers,
-    )
-    if close_progress is not None:
-        close_progress()
-    return _report(args, result, provider, what)
-
-
-def _network_processor(info, config: RunConfig, plan):
-    from realtime.app.build import (
-        build_processor,
-        encode_for,
-        stylizer_for,
-        workers_for,
-    )
-    from realtime.cli.wiring import pth_exporter
-
-    stylizer, entry = stylizer_for(config, pth_exporter())
-    workers = workers_for(plan, stylizer)
-    processor = build_processor(
-        stylizer, config.process, source_size=(info.width, info.height), workers=workers
-    )
-    encode = encode_for(config.encode, stylizer)
-    return processor, stylizer.provider, f"style {entry.name!r}", workers, encode
+    job = prepare_video(run_config(args), args.input, args.output, TorchWiring(), args.style)
+    outcome = run_video(job)
+    return _report(args, outcome.result, outcome.provider, outcome.what)
 
 
 def _report(args: argparse.Namespace, result, provider: str, what: str) -> int:
