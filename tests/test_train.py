@@ -169,6 +169,7 @@ def test_stream_flips_and_scale_jitter(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- training
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss(straight: TrainResult) -> None:
     totals = [entry["total"] for entry in straight.loss_log]
     assert [entry["step"] for entry in straight.loss_log] == list(range(1, 13))
@@ -176,6 +177,7 @@ def test_training_lowers_the_loss(straight: TrainResult) -> None:
     assert all(np.isfinite(totals))
 
 
+@pytest.mark.slow
 def test_outputs_model_card_previews_and_checkpoints(straight: TrainResult, files: Files) -> None:
     model = load_transformer_net(straight.model_path)
     x = torch.rand(1, 3, 33, 47) * 255
@@ -213,6 +215,7 @@ def test_outputs_model_card_previews_and_checkpoints(straight: TrainResult, file
         assert torch.equal(ckpt["model"][key], value)
 
 
+@pytest.mark.slow
 def test_lite_arch_trains_resumes_and_is_carded(files: Files, tmp_path: Path) -> None:
     out = tmp_path / "lite.pth"
     config = _config(files, out, arch="lite", steps=4, checkpoint_every=2, preview_every=0)
@@ -230,6 +233,7 @@ def test_lite_arch_trains_resumes_and_is_carded(files: Files, tmp_path: Path) ->
         train(dataclasses.replace(config, arch="full", resume="latest", steps=6))
 
 
+@pytest.mark.slow
 def test_style_layer_weights_reach_the_loss_and_the_card(files: Files, tmp_path: Path) -> None:
     # relu4_3 alone: a random backbone's relu4_3 Gram differs from the style's, so the style
     # term is positive; with every weight 0 it must vanish from the logged losses.
@@ -252,6 +256,7 @@ def _second_style(files: Files) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_several_style_images_train_one_multi_style_network(files: Files, tmp_path: Path) -> None:
     from models.style_norm import single_style_state
 
@@ -295,6 +300,7 @@ def _third_style(files: Files) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_add_style_trains_only_the_new_norm_rows(files: Files, tmp_path: Path) -> None:
     from models.style_norm import single_style_state
 
@@ -323,6 +329,7 @@ def test_add_style_trains_only_the_new_norm_rows(files: Files, tmp_path: Path) -
     assert y.shape == (1, 3, 32, 40)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
@@ -366,6 +373,7 @@ def test_reconstruction_needs_no_style_image_and_no_vgg(files: Files, tmp_path: 
     assert card["vgg_weights"].startswith("none") and "style_image" not in card
 
 
+@pytest.mark.slow
 def test_init_starts_every_style_from_a_single_style_network(
     files: Files, straight: TrainResult, tmp_path: Path
 ) -> None:
@@ -384,6 +392,7 @@ def test_init_starts_every_style_from_a_single_style_network(
             )
 
 
+@pytest.mark.slow
 def test_init_style_starts_a_one_style_run_from_that_style_of_a_multi_style_network(
     files: Files, tmp_path: Path, capsys
 ) -> None:
@@ -421,6 +430,7 @@ def test_style_weights_per_style_are_checked(files: Files, tmp_path: Path, capsy
     _fails(argv, capsys, "no --style-image given")
 
 
+@pytest.mark.slow
 def test_content_strength_is_checked_and_reaches_the_card(
     files: Files, tmp_path: Path, capsys
 ) -> None:
@@ -438,6 +448,7 @@ def test_content_strength_is_checked_and_reaches_the_card(
     assert card["recipe"]["content_strength"] == [1.0, 0.0]
 
 
+@pytest.mark.slow
 def test_laplacian_term_is_checked_and_reaches_the_card(
     files: Files, tmp_path: Path, capsys
 ) -> None:
@@ -451,6 +462,7 @@ def test_laplacian_term_is_checked_and_reaches_the_card(
     assert (card["recipe"]["laplacian_weight"], card["recipe"]["laplacian_pool"]) == (2.0, 2)
 
 
+@pytest.mark.slow
 def test_resume_across_the_laplacian_term_reports_this_recipes_terms(
     files: Files, tmp_path: Path
 ) -> None:
@@ -463,6 +475,7 @@ def test_resume_across_the_laplacian_term_reports_this_recipes_terms(
     assert "laplacian" in on.final_losses
 
 
+@pytest.mark.slow
 def test_resume_warns_of_a_field_its_checkpoint_predates(
     files: Files, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -489,6 +502,7 @@ def test_cosine_schedule_decays_to_zero_and_resumes_exactly(files: Files) -> Non
     assert {learning_rate(constant, step) for step in (0, 50, 100)} == {2e-3}
 
 
+@pytest.mark.slow
 def test_cosine_resume_matches_a_straight_run(files: Files, tmp_path: Path) -> None:
     config = _config(files, tmp_path / "a.pth", lr_schedule="cosine", steps=6, preview_every=0)
     straight = train(config)
@@ -504,6 +518,7 @@ def _assert_same_weights(a: Path, b: Path) -> None:
         torch.testing.assert_close(sa[key], sb[key], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_from_path_matches_a_straight_run(
     straight: TrainResult, files: Files, tmp_path: Path
 ) -> None:
@@ -518,6 +533,7 @@ def test_resume_from_path_matches_a_straight_run(
         assert mine["total"] == pytest.approx(theirs["total"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_train_then_resume_latest(
     straight: TrainResult, files: Files, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -545,6 +561,7 @@ def test_cli_train_then_resume_latest(
     assert json.loads(out.with_suffix(".json").read_text())["steps"] == 12
 
 
+@pytest.mark.slow
 def test_cli_trains_from_a_recipe_file_and_goes_on_from_the_config_it_wrote(
     straight: TrainResult, files: Files, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -687,6 +704,7 @@ def test_offline_without_vgg_weights(
     assert "--vgg-weights PATH" in line and "REALTIME_VGG_WEIGHTS" in line
 
 
+@pytest.mark.slow
 def test_resume_errors(
     straight: TrainResult, files: Files, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -757,6 +775,7 @@ def test_resume_moves_a_one_group_optimiser_state_into_todays_groups() -> None:
         _regrouped(other, model, new)
 
 
+@pytest.mark.slow
 def test_a_lite_student_learns_its_teachers_painting(
     straight: TrainResult, files: Files, tmp_path: Path
 ) -> None:
@@ -787,6 +806,7 @@ def test_a_lite_student_learns_its_teachers_painting(
     assert distance(out) < 0.8 * distance(None)
 
 
+@pytest.mark.slow
 def test_teacher_errors(
     straight: TrainResult, multi_teacher: Path, files: Files, tmp_path: Path
 ) -> None:
@@ -844,6 +864,7 @@ def _distil_argv(files: Files, teacher: Path, out: Path, **overrides: str) -> li
     return [a for a in argv if a not in ("--style-image", str(files.style))]
 
 
+@pytest.mark.slow
 def test_a_multi_style_teacher_is_distilled_whole_into_a_lite_student(
     files: Files, multi_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -890,6 +911,7 @@ def test_a_multi_style_teacher_is_distilled_whole_into_a_lite_student(
     assert np.abs(painted["dots"] - painted["waves"]).mean() > 0.5
 
 
+@pytest.mark.slow
 def test_a_teacher_row_paints_its_style_with_another_network(
     files: Files, multi_teacher: Path, straight: TrainResult, tmp_path: Path
 ) -> None:
@@ -933,6 +955,7 @@ def test_a_teacher_row_paints_its_style_with_another_network(
         build_parser().parse_args(["train", "--teacher-row", "waves"])
 
 
+@pytest.mark.slow
 def test_a_whole_distillation_with_a_teacher_row_records_it(
     files: Files, multi_teacher: Path, straight: TrainResult, tmp_path: Path
 ) -> None:
@@ -944,6 +967,7 @@ def test_a_whole_distillation_with_a_teacher_row_records_it(
     assert card["recipe"]["teacher_rows"] == [["waves", str(straight.model_path)]]
 
 
+@pytest.mark.slow
 def test_a_whole_distillation_resumes_exactly(
     files: Files, multi_teacher: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
