@@ -13,12 +13,12 @@ default weights works with either backbone:
     weights). It asks that every position keeps the *kind* of feature the photo has there,
     not its strength: a stylization may recolour and re-texture, but an edge stays an edge.
     Johnson's mse, dominated by a few strong channels, punishes recolouring as much as lost
-    structure (docs/STYLES.md: the reference networks' outputs have a higher relu2_2 mse
+    structure (docs/STYLES-LAB.md, A: the reference networks' outputs have a higher relu2_2 mse
     than ours had, and keep far more of the photo);
   - ``weighted-cosine``: ``cosine`` with each position weighted by the photo's feature
     strength there (|phi(x)|, mean 1 per image). Plain cosine holds a dark, flat region's
     feature direction as firmly as an edge's, so a network keeps dark regions as the photo
-    has them (docs/STYLES.md, B7: the door left unpainted); weighted, weak positions give way
+    has them (docs/STYLES-LAB.md, B7: the door left unpainted); weighted, weak positions give way
     to the painting and strong ones keep the structure;
   - ``pixel``: mse(y, x) on the [0, 1] scale, no VGG (a network that reproduces its input,
     as a starting point for style training);

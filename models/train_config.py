@@ -64,7 +64,7 @@ class TrainConfig:
     a network to reproduce its input, a starting point (``init``) for style training.
 
     The content loss is ``cosine`` on relu1_2..relu4_3 by default: it keeps the photo's
-    structure while leaving colour and texture to the style (measured in docs/STYLES.md);
+    structure while leaving colour and texture to the style (measured in docs/STYLES-LAB.md, A);
     ``mse`` on relu2_2 is Johnson et al.'s.
     """
 
@@ -92,7 +92,7 @@ class TrainConfig:
     # A multi-style network's per-style norm parameters learn this many times faster.
     style_lr_scale: float = _field(1.0, recipe=True, positive=True)
     # "cosine" decays the rate to 0 at --steps. A short run ends far better converged than at a
-    # constant rate, whose last steps still jump between crops (see docs/STYLES.md).
+    # constant rate, whose last steps still jump between crops (see docs/STYLES-LAB.md).
     lr_schedule: str = _field("constant", recipe=True, choices=LR_SCHEDULES)
     arch: str = _field("full", recipe=True, choices=ARCH_NAMES)
     init: Path | None = _field(None, recipe=True)  # start from these weights (same arch)
