@@ -297,7 +297,7 @@ def _controls(
     recording = next((o for o in outputs if isinstance(o, RecordingOutput)), None)
     return LiveControls(
         processor, look, temporal, mixer=mixer, switcher=switcher,
-        snapshot_dir=spec.outputs.snapshot_dir, outputs=outputs,
+        snapshot_dir=spec.outputs.snapshot_dir.resolve(), outputs=outputs,
         open_recording=opener.recording, recording=recording,
         provider=stylizer.provider, arch="lite" if lite else "full",
     )  # fmt: skip

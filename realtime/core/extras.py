@@ -21,6 +21,7 @@ EXTRA_OF_MODULE = {
     "PIL": "train",  # models/ reads training images with it (torchvision needs it too)
     "ray": "cluster",
     "pyvirtualcam": "vcam",
+    "aiohttp": "panel",
 }
 
 

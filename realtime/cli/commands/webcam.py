@@ -23,8 +23,11 @@ from realtime.core.config import (
     LiveConfig,
     LiveOutputsConfig,
 )
-from realtime.core.errors import EXIT_OK
+from realtime.core.errors import EXIT_OK, UserError
+from realtime.core.extras import missing_message, missing_module
 from realtime.live.keys import KEYS_HELP
+
+DEFAULT_PANEL = "127.0.0.1:8765"
 
 _UNSET = argparse.SUPPRESS
 
@@ -48,7 +51,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_output_options(parser)
     add_temporal_options(parser, default="flow")
     _add_live_options(parser)
+    _add_panel_options(parser)
     parser.set_defaults(run=run)
+
+
+def _add_panel_options(parser: argparse.ArgumentParser) -> None:
+    panel = parser.add_argument_group("control panel (a web page, an OBS dock, a JSON API)")
+    panel.add_argument(
+        "--panel",
+        nargs="?",
+        const=DEFAULT_PANEL,
+        default=None,
+        metavar="[HOST:]PORT",
+        help=f"serve the control panel while the run goes on (default {DEFAULT_PANEL}); its "
+        "URL, with the run's token, is printed at start. Needs the [panel] extra. "
+        "docs/PANEL.md",
+    )
+    panel.add_argument(
+        "--panel-public",
+        action="store_true",
+        help="allow --panel on an address other than loopback (the token still guards it)",
+    )
+    panel.add_argument(
+        "--panel-open", action="store_true", help="open the panel in the default browser"
+    )
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -139,7 +165,8 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         "--snapshot-dir",
         type=Path,
         default=_UNSET,
-        help="where the s key saves PNG snapshots (default: the current folder)",
+        help="where snapshots (the s key, the panel) and the panel's recordings go (default: the "
+        "current folder)",
     )
 
 
@@ -184,10 +211,18 @@ def run(args: argparse.Namespace) -> int:
     from realtime.app.live import open_live_session
     from realtime.cli.wiring import TorchWiring
 
+    address = _panel_address(args)  # a bad --panel fails before the camera opens
     session = open_live_session(live_spec(args), TorchWiring())
     keys = "" if not session.spec.outputs.window else f"; keys: {KEYS_HELP}"
     print(f"realtime: {session.describe()}{keys}", file=sys.stderr)
-    result = session.run()
+    panel = None
+    try:
+        if address is not None:
+            panel = _start_panel(session, address, args)
+        result = session.run()
+    finally:
+        if panel is not None:
+            panel.stop()
     for notice in result.notices:
         print(f"realtime: note: {notice}", file=sys.stderr)
     for line in result.outputs:
@@ -201,3 +236,36 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _panel_address(args: argparse.Namespace) -> tuple[str, int] | None:
+    if args.panel is None:
+        if args.panel_public or args.panel_open:
+            raise UserError("--panel-public and --panel-open go with --panel [HOST:]PORT")
+        return None
+    missing = missing_module("aiohttp")
+    if missing is not None:
+        raise UserError(missing_message("--panel", missing))
+    from realtime.panel.server import check_panel_address, parse_address
+
+    host, port = parse_address(args.panel)
+    check_panel_address(host, args.panel_public)
+    return host, port
+
+
+def _start_panel(session, address: tuple[str, int], args: argparse.Namespace):
+    from realtime.panel.security import is_loopback
+    from realtime.panel.server import PanelServer
+
+    panel = PanelServer(session, *address)
+    panel.start()
+    if not is_loopback(address[0]):
+        print(
+            f"realtime: warning: the panel listens on {address[0]}: anyone who can reach it "
+            "and has the URL's token can drive this run",
+            file=sys.stderr,
+        )
+    print(f"realtime: panel: {panel.url}", file=sys.stderr, flush=True)
+    if args.panel_open:
+        panel.open_in_browser()
+    return panel
