@@ -188,6 +188,32 @@ def test_bad_requests_get_a_clear_answer_and_change_nothing(run: Run) -> None:
         assert after[key] == before[key], key
 
 
+def test_a_stalled_preview_client_cannot_stall_the_run(run: Run) -> None:
+    """Preview streams that are never read (and more of them than are served): the loop and
+    the API go on."""
+    stalled = []
+    for _ in range(6):
+        sock = socket.create_connection(("127.0.0.1", run.port), timeout=5)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(
+            f"GET /api/preview.mjpg?token={run.token} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{run.port}\r\n\r\n".encode()
+        )
+        stalled.append(sock)  # never read from
+    try:
+        before = state(run)["frames"]
+        time.sleep(3)
+        after = state(run)["frames"]
+        assert after > before + 3  # frames kept flowing
+        started = time.monotonic()
+        status, data = request(run.api(f"/api/preview.jpg?token={run.token}"))
+        assert status == 200 and data[:2] == b"\xff\xd8"  # a JPEG, served at once
+        assert time.monotonic() - started < 5
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
 def test_ctrl_c_stops_the_server_with_the_run(run: Run) -> None:
     assert stop(run) == 0
     with pytest.raises(OSError):
