@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 from export.onnx_export import ClippedStyleNet
 from realtime.core.config import EngineConfig
 from realtime.core.errors import ProviderError, UserError
-from realtime.runtime import engine
+from realtime.runtime import engine, gpu
 from realtime.runtime.engine import CPU, OnnxStylizer, create_session
 
 CPU_CONFIG = EngineConfig(device="cpu", threads=2)
@@ -24,7 +24,7 @@ def stylizer(style_onnx):
 
 def _no_gpu_here() -> str | None:
     """Why this machine has no usable NVIDIA GPU (None when it may have one)."""
-    return engine._driver_problem()
+    return gpu.driver_problem()
 
 
 def _save(tmp_path, name, nodes, inputs, outputs, initializers=()):

@@ -37,8 +37,8 @@ from realtime.app.build import (
     build_processor,
     encode_for,
     open_stylizer,
+    settle_plan,
     throughput_plan,
-    workers_for,
 )
 from realtime.core.config import EncodeConfig, RunConfig
 from realtime.core.errors import UserError
@@ -205,10 +205,13 @@ def _as_video_runs(
 ) -> tuple[float, float]:
     """(the network's fps on frames at once, the end-to-end fps) with ``video``'s plan."""
     plan = throughput_plan(config)
+    pipeline, _ = open_stylizer(
+        str(stylizer.model_path), apply_plan(config, plan).engine, announce=False
+    )
+    plan = settle_plan(plan, config, pipeline)
     planned = apply_plan(config, plan)
-    pipeline, _ = open_stylizer(str(stylizer.model_path), planned.engine, announce=False)
     planned = dataclasses.replace(planned, encode=encode_for(planned.encode, pipeline))
-    workers = workers_for(plan, pipeline)
+    workers = plan.inference_workers
     parallel_fps = _parallel_fps(pipeline, decoded, workers)
     process = dataclasses.replace(config.process, temporal="off")
     result = stylize_video(

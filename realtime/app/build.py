@@ -37,6 +37,7 @@ from realtime.runtime.frames import (
     FrameProcessor,
     Stage,
     Stylize,
+    clamp_size,
     output_stages,
     processing_size,
 )
@@ -99,14 +100,21 @@ def stylizer_for(
     return open_stylizer(style, config.engine, exporter, announce, lite)
 
 
+# Frames stylized at once on a GPU: while one is on the device, the host resizes, warps and
+# encodes around the other, and the GPU does not wait for it (each thread has its own device
+# buffers: realtime.runtime.binding). More would only queue on the device.
+GPU_FRAMES_IN_FLIGHT = 2
+
+
 @dataclass(frozen=True)
 class ThreadPlan:
     """How a whole-file run uses the machine's cores, set together (docs/BENCHMARKS.md
     "Splitting the cores"): on the CPU, one single-threaded inference per core, each on its
     own frame, beats one inference on every core (a small network's operators do not scale
     across threads), and the decoder and x264 take one thread each instead of a pool each
-    competing with inference. On a GPU the network runs one frame at a time and the codecs
-    take what they like."""
+    competing with inference. On a GPU two frames are in flight and the codecs take what
+    they like. Planned before the session exists (``throughput_plan``) and settled once its
+    provider is known (``settle_plan``): ``--device auto`` may land on either."""
 
     inference_threads: int | None  # ONNX Runtime intra-op threads per inference
     inference_workers: int  # frames stylized at once
@@ -116,10 +124,11 @@ class ThreadPlan:
 
 def throughput_plan(config: RunConfig, cores: int | None = None) -> ThreadPlan:
     """The plan for ``video``, ``demo``, ``batch`` and the bench's end-to-end run, before the
-    session exists (``workers_for`` settles the workers once the provider is known)."""
+    session exists: a GPU plan for ``cuda``/``tensorrt``, the CPU's otherwise (``auto`` is
+    settled by ``settle_plan`` once the session has its provider)."""
     cores = cores or os.cpu_count() or 1
     if config.engine.device in ("cuda", "tensorrt"):
-        return ThreadPlan(config.engine.threads, 1, 0, config.encode.threads)
+        return _gpu_plan(config)
     threads = config.engine.threads or 1
     return ThreadPlan(
         inference_threads=threads,
@@ -127,6 +136,17 @@ def throughput_plan(config: RunConfig, cores: int | None = None) -> ThreadPlan:
         decode_threads=1,
         encode_threads=config.encode.threads or 1,
     )
+
+
+def _gpu_plan(config: RunConfig) -> ThreadPlan:
+    return ThreadPlan(config.engine.threads, GPU_FRAMES_IN_FLIGHT, 0, config.encode.threads)
+
+
+def settle_plan(plan: ThreadPlan, config: RunConfig, stylizer: OnnxStylizer) -> ThreadPlan:
+    """The plan once ``stylizer``'s session exists: the GPU plan when it runs on a GPU (the
+    decoder and x264 then take their own thread pools), ``plan`` as it was on the CPU.
+    ``config``: the run's settings as asked, before ``apply_plan``."""
+    return _gpu_plan(config) if stylizer.on_gpu else plan
 
 
 def apply_plan(config: RunConfig, plan: ThreadPlan) -> RunConfig:
@@ -142,13 +162,8 @@ def encode_for(encode: EncodeConfig, stylizer: OnnxStylizer) -> EncodeConfig:
     """``--preset auto`` settled for this network: x264 must not be the bottleneck."""
     if encode.preset != "auto":
         return encode
-    fast = stylizer.info.arch == ARCH_LITE or not stylizer.stateless  # lite, or on a GPU
+    fast = stylizer.info.arch == ARCH_LITE or stylizer.on_gpu
     return dataclasses.replace(encode, preset=FAST_PRESET if fast else SLOW_PRESET)
-
-
-def workers_for(plan: ThreadPlan, stylizer: OnnxStylizer) -> int:
-    """Frames at once for this stylizer: the plan's on the CPU, one on a GPU."""
-    return plan.inference_workers if stylizer.stateless else 1
 
 
 def open_stylizer(
@@ -174,14 +189,31 @@ def temporal_maker(process: ProcessConfig) -> Callable[[], Stage | None]:
 
 
 def check_processing_size(
-    stylize: Stylize, process: ProcessConfig, source_size: tuple[int, int], workers: int = 1
+    stylize: Stylize,
+    process: ProcessConfig,
+    source_size: tuple[int, int],
+    workers: int = 1,
+    warm: bool = True,
 ) -> None:
     """The processing size for a source of ``source_size`` (width, height): too small, or too
-    large for this machine's memory with ``workers`` frames at once, fails before any frame."""
-    width, height = processing_size(*source_size, process)
+    large for this machine's memory with ``workers`` frames at once, fails before any frame.
+    A network whose engine takes a bounded size (TensorRT) stylizes at most that, said once
+    here. With ``warm``, a GPU session then runs one frame of that size (``warm_up``): here,
+    where the session was made, and not at the first frame of a live loop."""
+    asked = processing_size(*source_size, process)
+    width, height = clamp_size(asked, getattr(stylize, "max_side", None))
+    if (width, height) != asked:
+        log.info(
+            "note: TensorRT's engine takes frames up to %d px on the long side: stylizing at "
+            "%dx%d instead of %dx%d (--device cuda takes any size)",
+            max(width, height), width, height, *asked,
+        )  # fmt: skip
     check_memory = getattr(stylize, "check_memory", None)
     if check_memory is not None:
         check_memory(width, height, workers)
+    warm_up = getattr(stylize, "warm_up", None)
+    if warm and warm_up is not None:
+        warm_up(width, height)
 
 
 def build_processor(
@@ -195,12 +227,13 @@ def build_processor(
     """The frame processor of one stream: ``stylize`` at the processing size, then
     ``refiners`` and the temporal stage, then the look stages at the output size.
 
-    With ``source_size`` the processing size is checked now (``check_processing_size``). A
-    ``still`` image has no temporal stage: there is no previous frame to be consistent with.
+    With ``source_size`` the processing size is checked now, and a GPU session warmed up at it
+    (``check_processing_size``). A ``still`` image has no temporal stage (there is no previous
+    frame to be consistent with) and no warm-up (its one frame is the work).
     A live run builds its own, with stages it can change by name (``realtime.app.live``).
     """
     if source_size is not None:
-        check_processing_size(stylize, process, source_size, workers)
+        check_processing_size(stylize, process, source_size, workers, warm=not still)
     temporal = None if still else temporal_maker(process)()
     at_process_size = [*refiners, *([temporal] if temporal is not None else [])]
     return FrameProcessor(

@@ -13,9 +13,9 @@ from realtime.app.build import (
     apply_plan,
     build_processor,
     encode_for,
+    settle_plan,
     stylizer_for,
     throughput_plan,
-    workers_for,
 )
 from realtime.app.optimise import check_optimise_choice, video_processor
 from realtime.app.torch_side import TorchSide
@@ -59,15 +59,15 @@ def prepare_video(
     """Check everything cheap first (a typo in a path should not wait for a model), then load
     the network or the optimiser. ``explicit_style``: the --style the user typed, if any."""
     plan = throughput_plan(config)
-    config = apply_plan(config, plan)
+    planned = apply_plan(config, plan)
     check_paths(source, output)
-    check_encode_config(config.encode)
-    check_optimise_choice(config.optimise, explicit_style, video=True)
+    check_encode_config(planned.encode)
+    check_optimise_choice(planned.optimise, explicit_style, video=True)
     info = probe_video(source)
-    if config.optimise.style_image is not None:
-        optimised = video_processor(info, config, torch)
+    if planned.optimise.style_image is not None:
+        optimised = video_processor(info, planned, torch)
         return VideoJob(
-            source, output, config, optimised.processor, plan, 1, optimised.provider,
+            source, output, planned, optimised.processor, plan, 1, optimised.provider,
             optimised.what, optimised.close_progress,
         )  # fmt: skip
     return _network_job(info, config, plan, source, output, torch)
@@ -81,8 +81,12 @@ def _network_job(
     output: Path,
     torch: TorchSide,
 ) -> VideoJob:
-    stylizer, entry = stylizer_for(config, torch.exporter)
-    workers = workers_for(plan, stylizer)
+    """``config``: as asked (the plan is applied here, and settled once the session exists:
+    ``--device auto`` may land on a GPU or the CPU)."""
+    stylizer, entry = stylizer_for(apply_plan(config, plan), torch.exporter)
+    plan = settle_plan(plan, config, stylizer)
+    config = apply_plan(config, plan)
+    workers = plan.inference_workers
     processor = build_processor(
         stylizer, config.process, source_size=(info.width, info.height), workers=workers
     )

@@ -4,15 +4,22 @@ current one keeps painting (a multi-style network switches without loading: ``mi
 from __future__ import annotations
 
 import concurrent.futures
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from realtime.core.errors import UserError
 from realtime.runtime.frames import Stylize
 
+# Loaded networks kept for switching back at once: the current one, the one before it and one
+# more. Each holds its session's memory (on a GPU an arena grown to its peak, never given
+# back while the session lives), so cycling through many styles must not keep them all.
+MAX_LOADED = 3
+
 
 class StyleSwitcher:
     """Cycles through style names; loads the next stylizer in a thread while the current one
-    keeps running, and keeps loaded ones so switching back is instant."""
+    keeps running, and keeps up to ``max_loaded`` loaded ones (the most recently used) so
+    switching back is instant."""
 
     def __init__(
         self,
@@ -20,12 +27,16 @@ class StyleSwitcher:
         current: str,
         current_stylizer: Stylize,
         load: Callable[[str], Stylize],
+        max_loaded: int = MAX_LOADED,
     ) -> None:
+        if max_loaded < 2:
+            raise ValueError("max_loaded must keep the current style and the next one")
         self.names = list(names) if current in names else [current, *names]
         self.index = self.names.index(current)
         self._target = self.index
         self._load = load
-        self._loaded: dict[int, Stylize] = {self.index: current_stylizer}
+        self._max_loaded = max_loaded
+        self._loaded: OrderedDict[int, Stylize] = OrderedDict({self.index: current_stylizer})
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._loading: tuple[int, concurrent.futures.Future[Stylize]] | None = None
 
@@ -69,15 +80,32 @@ class StyleSwitcher:
             index, future = self._loading
             self._loading = None
             try:
-                self._loaded[index] = future.result()
+                self._keep(index, future.result())
             except UserError as exc:
                 self._target = self.index
                 raise UserError(f"style {self.names[index]} not loaded: {exc}") from exc
             self._start_loading()
         if self._target != self.index and self._target in self._loaded:
             self.index = self._target
+            self._loaded.move_to_end(self.index)
             return self.current, self._loaded[self.index]
         return None
+
+    @property
+    def loaded(self) -> list[str]:
+        """The styles held loaded now, least recently used first."""
+        return [self.names[index] for index in self._loaded]
+
+    def _keep(self, index: int, stylizer: Stylize) -> None:
+        """Hold ``stylizer``, and let go of the least recently used ones beyond the bound
+        (never the current or the requested one); a released session frees its memory."""
+        self._loaded[index] = stylizer
+        self._loaded.move_to_end(index)
+        while len(self._loaded) > self._max_loaded:
+            spare = [i for i in self._loaded if i not in (self.index, self._target)]
+            if not spare:
+                break
+            del self._loaded[spare[0]]
 
     def close(self) -> None:
         if self._executor is not None:

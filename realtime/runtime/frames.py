@@ -60,6 +60,19 @@ def processing_size(width: int, height: int, config: ProcessConfig) -> tuple[int
     return new
 
 
+def clamp_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
+    """``size`` (width, height) scaled down, aspect kept, so its long side is at most
+    ``max_side`` (None: no limit); the sizes a TensorRT engine was built for."""
+    width, height = size
+    if max_side is None or max(width, height) <= max_side:
+        return size
+    factor = max_side / max(width, height)
+    return (
+        min(max_side, max(1, round(width * factor))),
+        min(max_side, max(1, round(height * factor))),
+    )
+
+
 @dataclass
 class Strength:
     """Blend the stylized frame with the source: 1 is fully stylized, 0 the original."""
@@ -100,9 +113,11 @@ class FrameProcessor:
     at_output_size: Sequence[Stage] = field(default_factory=list)
 
     def sizes(self, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(processing size, output size) for a source of this size."""
+        """(processing size, output size) for a source of this size. The processing size is
+        kept within what the network's engine takes (its ``max_side``, if it has one)."""
         output = self.process_config.output_size or (width, height)
-        return processing_size(width, height, self.process_config), output
+        process = processing_size(width, height, self.process_config)
+        return clamp_size(process, getattr(self.stylize, "max_side", None)), output
 
     @property
     def frames_independent(self) -> bool:
