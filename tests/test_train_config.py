@@ -63,7 +63,8 @@ def test_every_option_field_has_its_command_line_option_and_no_other() -> None:
         # Given or absent, never a default of the parser's own: TrainConfig's applies.
         assert action.default is argparse.SUPPRESS, f.name
         assert flag_of(f) in action.option_strings, (f.name, action.option_strings)
-    cli_only = {"help", "config", "add_style"}
+    # -v and -q are every command's (realtime.cli.main), after the command as before it.
+    cli_only = {"help", "config", "add_style", "verbose", "quiet_notes"}
     assert set(by_dest) - cli_only == {f.name for f in options}
 
 

@@ -38,6 +38,7 @@ from realtime.live.switcher import StyleSwitcher
 from realtime.live.vcam import VirtualCameraOutput, import_pyvirtualcam
 from realtime.live.window import WindowOutput, check_window_support
 from realtime.media.video_sink import check_encode_config
+from realtime.media.video_source import probe_video
 from realtime.runtime.engine import OnnxStylizer
 from realtime.runtime.frames import FrameProcessor
 from realtime.runtime.styles import list_styles, mixable_spec, same_kind
@@ -215,6 +216,9 @@ def open_live_session(spec: LiveSpec, torch: TorchSide) -> LiveSession:
     """Check, load the style, open the camera and the outputs: a session ready to ``run``."""
     spec.live.check()
     camera = parse_camera(spec.camera.camera)
+    if camera.kind == "file":
+        # A file that is no video fails before the network loads and its notes are printed.
+        probe_video(Path(camera.value))
     check_outputs(spec.outputs)
     stylizer, mixer, lite = _open_style(spec, torch)
     source = open_camera(
@@ -237,7 +241,8 @@ def open_live_session(spec: LiveSpec, torch: TorchSide) -> LiveSession:
         close_all(outputs, complete=False)
         source.close()
         raise
-    controls = _controls(spec, stylizer, mixer, lite, process, outputs, opener, torch)
+    source_size = (source.width, source.height)
+    controls = _controls(spec, stylizer, mixer, lite, process, source_size, outputs, opener, torch)
     return LiveSession(spec, source, outputs, controls, size)
 
 
@@ -275,6 +280,7 @@ def _controls(
     mixer: Mixer | None,
     lite: bool,
     process: ProcessConfig,
+    source_size: tuple[int, int],
     outputs: list[LiveOutput],
     opener: _OutputOpener,
     torch: TorchSide,
@@ -289,8 +295,12 @@ def _controls(
         name = stylizer.style_name
 
         def load(style: str) -> OnnxStylizer:
-            return open_stylizer(style, spec.run.engine, torch.exporter, announce=False,
-                                 lite=lite)[0]  # fmt: skip
+            loaded = open_stylizer(style, spec.run.engine, torch.exporter, announce=False,
+                                   lite=lite)[0]  # fmt: skip
+            # Checked and warmed up here, in the loader's thread: the first frame the loop
+            # gives it must not pay for cuDNN's search or a TensorRT engine.
+            check_processing_size(loaded, process, source_size)
+            return loaded
 
         switcher = StyleSwitcher(same_kind([e.name for e in list_styles()], name), name,
                                  stylizer, load)  # fmt: skip

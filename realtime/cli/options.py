@@ -49,6 +49,18 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def style_reference(text: str) -> str:
+    """--style's text: an empty one (``--style ""``, an unset shell variable) is an error, not
+    the default style painted without a word."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty; give a style name, a mix (NAME:0.7,NAME:0.3) or an .onnx file "
+            "('realtime styles' lists them), or leave --style out for "
+            f"{DEFAULT_STYLE}"
+        )
+    return text
+
+
 def add_style_options(parser: argparse.ArgumentParser) -> None:
     # Default None (not suppressed): a command tells an explicit --style (which must not be
     # silently ignored next to --style-image) from the default.
@@ -56,6 +68,7 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
         "--style",
         "--model",
         dest="style",
+        type=style_reference,
         default=None,
         metavar="NAME|FILE",
         help="a bundled or user style name, a mix of styles (NAME:0.7,NAME:0.3), an .onnx "

@@ -60,8 +60,10 @@ class EncodeConfig:
     """H.264 settings for file outputs (realtime.media.encoders)."""
 
     encoder: str = "auto"  # auto: a hardware encoder that works here, else libx264
-    # CRF 18 looks the same as the frames it encodes, side by side at 1:1 (docs/BENCHMARKS.md).
-    crf: int = 18
+    # CRF 22: side by side at 1:1 no loss shows against a lossless encode, for the full
+    # network (medium) and the lite one (superfast), and files are a third smaller than at 18
+    # (docs/BENCHMARKS.md, "Choosing the default CRF again"; softening shows from 2x zoom on).
+    crf: int = 22
     # auto: x264's FAST_PRESET for a network that outruns the encoder (the lite network on a
     # CPU, any network on a GPU), SLOW_PRESET otherwise (docs/BENCHMARKS.md, "Encoding").
     preset: str = "auto"

@@ -13,6 +13,7 @@ EXIT_USAGE = 2  # bad input: missing file, unknown style, wrong model, ...
 EXIT_DAMAGED_INPUT = 3  # finished, but the input had a corrupt or truncated tail
 EXIT_DISK_FULL = 4  # stopped: the disk filled (the frames done are in NAME.partial.EXT)
 EXIT_INTERRUPTED = 130  # Ctrl-C: partial output finalised (128 + SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM (kill, timeout, systemd, Docker): as Ctrl-C (128 + SIGTERM)
 
 
 def first_line(exc: BaseException | None) -> str:

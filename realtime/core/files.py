@@ -9,6 +9,9 @@ disk, how much was written and how much is free). Video outputs keep a small res
 space (``SpaceReserve``) so that, when the disk fills, the frames already encoded can still be
 finalised into a playable file: the container's index (an MP4's moov) is written at the end
 and needs room of its own.
+
+Each run holds its output while writing it, and temporary names fit the file system's limit
+on name length (``realtime.core.in_progress``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from realtime.core.errors import DiskFullError, UserError
+
+# The in-progress file's name and the run's hold on it live in realtime.core.in_progress;
+# imported here under their own names, so that callers find every output helper here.
+from realtime.core.in_progress import OutputHold as OutputHold
+from realtime.core.in_progress import check_name_length as check_name_length
+from realtime.core.in_progress import check_output_free as check_output_free
+from realtime.core.in_progress import discard_unheld as discard_unheld
+from realtime.core.in_progress import partial_path as partial_path
+from realtime.core.in_progress import reserve_path as reserve_path
+from realtime.core.in_progress import temporary_path as temporary_path
 
 # Errors that mean "the disk (or the user's quota, or the file size limit) is full".
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -78,24 +91,53 @@ def disk_full_error(path: Path, written: str, detail: str = "") -> DiskFullError
 
 
 def check_output_folder(path: Path, what: str = "output") -> None:
-    """Fail before any work when ``path`` cannot be created in its folder."""
+    """Fail before any work when ``path`` cannot be created in its folder, or when another run
+    is writing it now."""
     path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{what} {path} is a directory; give a file name")
+    check_output_place(path, what)
     parent = path.resolve().parent
-    if not parent.is_dir():
-        raise UserError(f"{what} folder {parent} does not exist; create it or choose another")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(
             f"{what} folder {parent} is not writable; choose another {what} path or fix "
             "its permissions"
         )
+    check_output_free(path)
 
 
-def temporary_path(output: Path) -> Path:
-    """Where an output is written until it is complete (same suffix: same file type)."""
-    output = Path(output)
-    return output.with_name(f"{output.stem}.incomplete{output.suffix}")
+def check_output_place(path: Path, what: str = "output") -> None:
+    """``path`` names a file that can exist: not an existing folder, in a folder that exists
+    (a file on the way, ``notes.txt/out.mp4``, is said as such, not as a missing folder).
+    Checked before the name's suffix, whose message would only mislead about a folder."""
+    path = Path(path)
+    check_name_length(path, what)  # first: is_dir() itself fails on a name too long
+    if path.is_dir():
+        raise UserError(
+            f"{what} {path} is a directory, not a file name; name the file to write, "
+            f"e.g. {path / 'NAME'}.EXT"
+        )
+    parent = path.resolve().parent
+    _check_no_file_above(parent, what, path)
+    if not parent.is_dir():
+        raise UserError(f"{what} folder {parent} does not exist; create it or choose another")
+
+
+def check_output_dir(path: Path, what: str) -> None:
+    """``path`` is a folder, or one that can be created (no file in its place or above it)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path} is a file, not a folder; give a folder")
+    _check_no_file_above(path.resolve(), what, path)
+
+
+def _check_no_file_above(folder: Path, what: str, path: Path) -> None:
+    for above in (folder, *folder.parents):
+        if above.exists():  # the nearest that exists decides
+            if not above.is_dir():
+                raise UserError(
+                    f"{what} {path} cannot be created: {above} is a file, not a folder; "
+                    "choose another path"
+                )
+            return
 
 
 def output_name(path: Path) -> str:
@@ -105,20 +147,16 @@ def output_name(path: Path) -> str:
     return f"{stem}{path.suffix}"
 
 
-def partial_path(output: Path) -> Path:
-    """Where an interrupted or disk-full run leaves its finalised, playable part."""
-    output = Path(output)
-    return output.with_name(f"{output.stem}.partial{output.suffix}")
-
-
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temporary path to write ``path`` to; it becomes ``path`` only on success.
 
-    On any failure the temporary file is removed; a full disk is reported as DiskFullError.
+    The temporary file is held (``OutputHold``) while it is written. On any failure it is
+    removed; a full disk is reported as DiskFullError.
     """
     path = Path(path)
-    temp = temporary_path(path)
+    hold = OutputHold(path)
+    temp = hold.acquire()
     try:
         yield temp
         os.replace(temp, path)
@@ -133,6 +171,8 @@ def atomic_output(path: Path) -> Iterator[Path]:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+    finally:
+        hold.release()
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -154,8 +194,7 @@ class SpaceReserve:
     AHEAD_FRAMES = 4096
 
     def __init__(self, beside: Path, frames: int = 0) -> None:
-        beside = Path(beside)
-        self.path = beside.with_name(f".{beside.name}.reserve")
+        self.path = reserve_path(beside)
         self.size = 0
         self.released = False
         self.ensure(frames)

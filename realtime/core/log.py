@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from realtime.core.progress import end_progress_line
+
 # Loggers of the project's packages; their records reach the one handler.
 PACKAGES = ("realtime", "models", "export")
 
@@ -20,6 +22,7 @@ class _Stderr(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            end_progress_line(sys.stderr)  # a note must not be glued to a progress bar
             sys.stderr.write(self.format(record) + "\n")
             sys.stderr.flush()
         except Exception:  # noqa: BLE001 - logging must never take the program down

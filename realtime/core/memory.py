@@ -5,10 +5,15 @@ several 32- to 128-channel float32 maps of the frame alive at once, so an 8000x8
 for tens of GB. Rather than letting the machine swap or the process be killed half-way, each
 run estimates its need from the frame size and refuses, in one line that names the largest
 size that fits and the option that sets it, when the estimate exceeds the available memory.
+In a container "available" is what its memory cgroup still allows (``realtime.core.cgroups``),
+not the machine's free memory: past the cgroup's limit the kernel kills the process (137)
+however much the machine has.
 
 The per-pixel figures are measured peak RSS on the 2-core development CPU (ONNX Runtime's CPU
 provider with its memory arena, docs/BENCHMARKS.md "Memory"), rounded up: the estimate is meant
-to be within a factor of 2 of the real peak, on the safe side.
+to be within a factor of 2 of the real peak, on the safe side. The arena grows in steps, so the
+peak per pixel varies with the size: the figure covers the worst size measured, not a typical
+one, because under a cgroup a size that does not quite fit is killed, not slowed.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ import contextlib
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from realtime.core.cgroups import cgroup_headroom
 from realtime.core.errors import UserError
 
 # Process baseline (Python, NumPy, OpenCV, ONNX Runtime, the model) before any frame.
 BASE_BYTES = 200 * 1024**2
-# Peak bytes per pixel of the frame the network runs on, by architecture (realtime.arch).
-NETWORK_BYTES_PER_PIXEL = {"transformer-net": 800, "transformer-net-lite": 150}
+# Peak bytes per pixel of the frame the network runs on, by architecture (realtime.arch). Full:
+# up to 1075 measured (1920x1440, bundled fp16 mosaic), 800 at 1 and 4 MP; lite: up to 117.
+NETWORK_BYTES_PER_PIXEL = {"transformer-net": 1200, "transformer-net-lite": 150}
 # Optimisation by Gatys et al. (VGG-16 forward and backward at the processing size, plus the
 # optimiser's history), fitted to the peaks measured at 256x256 and 512x512 with the
 # painting's own Grams loaded (docs/BENCHMARKS.md, "Memory").
@@ -34,28 +42,39 @@ OPTIMISATION_BYTES_PER_PIXEL = 4096
 USABLE_SHARE = 0.85
 
 
+@dataclass(frozen=True)
+class Headroom:
+    """Memory this process can still take, and the cgroup limit that bounds it (if one does)."""
+
+    available: int
+    cgroup_limit: int | None = None
+
+
 def available_bytes() -> int | None:
-    """Memory this process can still take: MemAvailable, capped by a cgroup limit (a
-    container's); None where neither can be read (the check is then skipped)."""
-    limits: list[int] = []
-    if sys.platform.startswith("linux"):
-        try:
-            for line in Path("/proc/meminfo").read_text().splitlines():
-                if line.startswith("MemAvailable:"):
-                    limits.append(int(line.split()[1]) * 1024)
-        except OSError:
-            pass
-        for cgroup in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-            try:
-                text = Path(cgroup).read_text().strip()
-            except OSError:
-                continue
-            if text.isdigit() and int(text) < 1 << 60:
-                limits.append(int(text))
-    else:
+    """Memory this process can still take; None where it cannot be read (no check then)."""
+    headroom = headroom_now()
+    return None if headroom is None else headroom.available
+
+
+def headroom_now(
+    proc: Path = Path("/proc"), meminfo: Path = Path("/proc/meminfo")
+) -> Headroom | None:
+    """MemAvailable, capped by what the memory cgroups this process is in still allow (a
+    container's limit, a systemd slice's, any ancestor's) less what the cgroup already uses;
+    None where neither can be read. ``proc`` and ``meminfo`` are for tests."""
+    if not sys.platform.startswith("linux"):
         with contextlib.suppress(ValueError, OSError, AttributeError):
-            limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    return min(limits) if limits else None
+            return Headroom(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        return None
+    machine: int | None = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                machine = int(line.split()[1]) * 1024
+    cgroup = cgroup_headroom(proc)
+    if cgroup is not None and (machine is None or cgroup[0] < machine):
+        return Headroom(cgroup[0], cgroup[1])
+    return None if machine is None else Headroom(machine)
 
 
 def network_bytes(arch: str, width: int, height: int, frames: int = 1) -> int:
@@ -82,10 +101,11 @@ def check_fits(
 ) -> None:
     """Refuse (UserError) when ``needed`` bytes for a ``width`` x ``height`` frame exceed the
     usable memory; the message gives the largest long side that fits, for ``fix`` (an option
-    such as --size)."""
-    available = available_bytes() if available is None else available
-    if available is None:
+    such as --size), and names a cgroup limit where one is what bounds it."""
+    headroom = headroom_now() if available is None else Headroom(available)
+    if headroom is None:
         return
+    available = headroom.available
     usable = available * USABLE_SHARE
     if needed <= usable:
         return
@@ -94,10 +114,12 @@ def check_fits(
     fits_pixels = max(0.0, usable - BASE_BYTES) / per_pixel
     scale = math.sqrt(fits_pixels / (width * height))
     long_side = int(max(width, height) * scale) // 16 * 16
+    limit = headroom.cgroup_limit
+    where = f" under this cgroup's {_gb(limit)} memory limit" if limit is not None else ""
     raise UserError(
         f"{what} at {width}x{height} needs about {_gb(needed)} of memory, "
-        f"{_gb(available)} is available; {fix} {long_side} or less"
+        f"{_gb(available)} is available{where}; {fix} {long_side} or less"
         if long_side >= 16
-        else f"{what} needs about {_gb(needed)} of memory, {_gb(available)} is available; "
-        "free some memory"
+        else f"{what} needs about {_gb(needed)} of memory, {_gb(available)} is "
+        f"available{where}; free some memory"
     )

@@ -7,9 +7,9 @@ frame left the source to the moment every output has taken the stylized frame, a
 once a second (p50, p95, output fps) on stderr and in the window overlay.
 
 The stylizer runs in the calling thread, which must be the main thread when a window is
-shown (OpenCV's GUI needs it on macOS); Ctrl-C there stops the loop cleanly and every output
-is finalised. Controls from other threads (the panel) are carried out between two frames
-(``realtime.live.controls``).
+shown (OpenCV's GUI needs it on macOS); Ctrl-C or SIGTERM there stops the loop cleanly and
+every output is finalised. Controls from other threads (the panel) are carried out between two
+frames (``realtime.live.controls``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import TextIO
 import numpy as np
 
 from realtime.core.config import LiveConfig
-from realtime.core.signals import sigint_sets
+from realtime.core.signals import stop_signals_ignored, stop_signals_set, terminated
 from realtime.live.controls import LiveControls
 from realtime.live.keys import handle_key
 from realtime.live.outputs import LiveOutput, close_all
@@ -66,8 +66,8 @@ def run_live(
 ) -> LiveResult:
     """Stylize the newest frame of ``source`` into ``outputs`` until a stop condition.
 
-    Stops on: ``config.duration`` / ``config.frames``, q/Esc or closing the window, Ctrl-C,
-    a control's quit, the end of a video file (all normal ends: outputs are finalised
+    Stops on: ``config.duration`` / ``config.frames``, q/Esc or closing the window, Ctrl-C or
+    SIGTERM, a control's quit, the end of a video file (all normal ends: outputs are finalised
     complete), or CameraLost (outputs finalised complete, then raised). Any other error
     finalises the outputs as incomplete and is raised. ``outputs`` is the list the controls
     add a recording to and remove it from.
@@ -80,20 +80,23 @@ def run_live(
     if controls is not None:
         controls.attach(loop.stats)
     try:
-        with sigint_sets(loop.stop):
+        with stop_signals_set(loop.stop):
             reason = loop.run()
     except CameraLost:
-        for summary in close_all(outputs, complete=True):
-            log.info("%s", summary)
+        with stop_signals_ignored():
+            for summary in close_all(outputs, complete=True):
+                log.info("%s", summary)
         raise
     except BaseException:
-        close_all(outputs, complete=False)
+        with stop_signals_ignored():
+            close_all(outputs, complete=False)
         raise
     finally:
         source.close()
         if controls is not None:
             controls.detach()
-    summaries = close_all(outputs, complete=True)
+    with stop_signals_ignored():  # a second Ctrl-C (or a SIGTERM) must not break a file
+        summaries = close_all(outputs, complete=True)
     stats = loop.stats
     return LiveResult(
         frames_in=source.published,
@@ -176,10 +179,10 @@ class _LiveLoop:
                 print(line.text(name), file=self.stats_stream, flush=True)
 
     def _stop_reason(self, now: float) -> str:
-        """Why the run should end now ('' to go on): Ctrl-C, --duration or --frames."""
+        """Why the run should end now ('' to go on): a stop signal, --duration or --frames."""
         config = self.config
         if self.stop.is_set():
-            return "stopped (Ctrl-C)"
+            return "stopped (SIGTERM)" if terminated() else "stopped (Ctrl-C)"
         if config.duration is not None and now - self.started >= config.duration:
             return f"--duration {config.duration:g} s reached"
         if config.frames is not None and self.stats.frames >= config.frames:

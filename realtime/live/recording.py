@@ -11,11 +11,11 @@ import numpy as np
 from realtime.core.config import EncodeConfig
 from realtime.core.errors import UserError
 from realtime.core.files import (
+    OutputHold,
     check_output_folder,
     disk_full_error,
     human_bytes,
     partial_path,
-    temporary_path,
 )
 from realtime.live.outputs import TIME_BASE, WallClock, nominal_rate
 from realtime.media.video_sink import container_format
@@ -48,11 +48,17 @@ class RecordingOutput:
 
         self.path = Path(path)
         check_record_path(self.path)
-        self.temp = temporary_path(self.path)
-        self.temp.unlink(missing_ok=True)
-        self._sink = VideoFileSink(
-            self.temp, width, height, nominal_rate(fps), TIME_BASE, encode, audio_from=None
-        )
+        # Held until closed: a second run recording to the same file is refused.
+        self._hold = OutputHold(self.path)
+        self.temp = self._hold.acquire()
+        try:
+            self._sink = VideoFileSink(
+                self.temp, width, height, nominal_rate(fps), TIME_BASE, encode, audio_from=None
+            )
+        except BaseException:
+            self.temp.unlink(missing_ok=True)
+            self._hold.release()
+            raise
         self._clock = WallClock()
         self.notices = self._sink.notices
         self._summary: str | None = None
@@ -76,6 +82,7 @@ class RecordingOutput:
             self._sink.close()
         except BaseException:
             self.temp.unlink(missing_ok=True)
+            self._hold.release()
             raise
         frames = self._sink.frames_written
         if frames == 0:
@@ -88,6 +95,7 @@ class RecordingOutput:
             os.replace(self.temp, final)
             self.final_path = final
             self._summary = f"recording: {frames} frames -> {final}"
+        self._hold.release()
         if self._sink.disk_full:
             kept = (
                 f"{frames} frames ({human_bytes(size)}) finalised in {self.final_path}"

@@ -29,8 +29,16 @@ def check_stream_url(url: str) -> str:
     try:
         port = parsed.port
     except ValueError:
-        port = None
-    if not port:
+        # urllib says "out of range" and "could not be cast" alike: tell them apart here.
+        host, _, text = parsed.netloc.rpartition(":")
+        what = "is out of range" if text.isdigit() else "is not a number"
+        raise UserError(
+            f"--stream {url}: port {text} {what}; give a port from 1 to 65535, e.g. "
+            f"{parsed.scheme}://{host or '127.0.0.1'}:9000"
+        ) from None
+    if port == 0:
+        raise UserError(f"--stream {url}: port 0 is out of range; give a port from 1 to 65535")
+    if port is None:
         raise UserError(f"--stream {url} has no port; write it as {parsed.scheme}://HOST:PORT")
     if "mpegts" not in av.formats_available:
         raise UserError(

@@ -66,31 +66,44 @@ def probe(name: str) -> str | None:
 
 
 @functools.cache
-def _automatic(candidates: tuple[str, ...]) -> str:
-    """The first candidate that works here, else libx264; said once per process."""
+def _automatic(candidates: tuple[str, ...]) -> tuple[str, tuple[str, ...], bool]:
+    """The first candidate that works here, else libx264; the ones tried in vain; whether a
+    candidate was found."""
     tried = []
     for name in candidates:
         if name not in av.codecs_available:
             continue
         if probe(name) is None:
-            log.info("encoding with the hardware encoder %s", name)
-            return name
+            return name, tuple(tried), True
         tried.append(name)
-    if tried:
+    return SOFTWARE, tuple(tried), False
+
+
+@functools.cache
+def _announce(name: str, tried: tuple[str, ...], found: bool) -> None:
+    """Said once per process, and only when a file is really encoded: before an error about
+    an input (an empty file, a folder) the choice of encoder is noise."""
+    if found:
+        log.info("encoding with the hardware encoder %s", name)
+    elif tried:
         log.info(
             "note: no hardware H.264 encoder works here (tried %s); encoding with %s",
             ", ".join(tried),
             SOFTWARE,
         )
-    return SOFTWARE
 
 
-def choose_encoder(requested: str, candidates: Sequence[str] = HARDWARE) -> str:
-    """The encoder a run uses for ``--encoder requested`` (one of ENCODERS)."""
+def choose_encoder(
+    requested: str, candidates: Sequence[str] = HARDWARE, announce: bool = True
+) -> str:
+    """The encoder a run uses for ``--encoder requested`` (one of ENCODERS). ``announce``:
+    say what auto chose (False where the options are only being checked)."""
     if requested not in ENCODERS:
         raise UserError(f"unknown --encoder {requested!r}; use one of {', '.join(ENCODERS)}")
     if requested == "auto":
-        requested = _automatic(tuple(candidates))
+        requested, tried, found = _automatic(tuple(candidates))
+        if announce:
+            _announce(requested, tried, found)
     reason = probe(requested)
     if reason is not None:
         have = [name for name in (SOFTWARE, *HARDWARE) if name in av.codecs_available]

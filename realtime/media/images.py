@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from realtime.core.errors import UserError
-from realtime.core.files import check_output_folder, write_bytes_atomic
+from realtime.core.files import check_output_folder, check_output_place, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ def _alpha_of(path: Path, upright_bgr: np.ndarray) -> np.ndarray | None:
 def check_output_image(path: Path) -> None:
     """Fail before any work on an output that cannot be written."""
     path = Path(path)
+    check_output_place(path)  # first: a folder is said as such, not as a missing suffix
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise UserError(
             f"cannot write an image as {path.suffix or 'a file without a suffix'} ({path.name}); "

@@ -5,10 +5,12 @@ thread) through bounded queues. Puts block when a queue is full, so a file never
 frame and memory stays flat; ONNX Runtime and PyAV release the GIL while they work, so the
 three stages really overlap and decode/encode hide behind inference.
 
-The stylizer runs in the calling (main) thread so that Ctrl-C lands there: the run then
-stops decoding, lets the encoder finish the frames already stylized, and finalises a
-playable file named ``NAME.partial.EXT``. A finished output only ever appears under its
-final name once it is complete: until then it is written as ``NAME.incomplete.EXT``.
+The stylizer runs in the calling (main) thread so that Ctrl-C (and SIGTERM, which the command
+line turns into the same exception) lands there: the run then stops decoding, lets the encoder
+finish the frames already stylized, and finalises a playable file named ``NAME.partial.EXT``.
+A finished output only ever appears under its final name once it is complete: until then it is
+written as ``NAME.incomplete.EXT``, held by this run (``OutputHold``) so that no second run
+takes it.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ import numpy as np
 
 from realtime.core.config import EncodeConfig
 from realtime.core.errors import UserError
-from realtime.core.files import check_output_folder, partial_path, temporary_path
+from realtime.core.files import OutputHold, check_output_folder, partial_path
 from realtime.core.progress import progress_bar
-from realtime.core.signals import sigint_ignored
+from realtime.core.signals import stop_signals_ignored
 from realtime.media.video_sink import VideoFileSink, check_encode_config, container_format
 from realtime.media.video_source import VideoFileSource, VideoInfo
 
@@ -63,8 +65,8 @@ def check_paths(input_path: Path, output_path: Path) -> None:
         raise UserError(f"input not found: {input_path}")
     if output_path.resolve() == input_path.resolve():
         raise UserError(f"output {output_path} is the input file; choose another output path")
+    check_output_folder(output_path)  # first: a folder is said as such, not as a suffix
     container_format(output_path)
-    check_output_folder(output_path)
 
 
 class _Stop(Exception):
@@ -136,7 +138,7 @@ def stylize_video(
     )
     run.start()
     interrupted = run.stylize(process, workers)
-    with sigint_ignored():
+    with stop_signals_ignored():
         run.wait(interrupted)
         return run.finish(interrupted)
 
@@ -160,15 +162,18 @@ class _VideoRun:
         self.source = VideoFileSource(input_path, threads=decode_threads)
         info = self.info = self.source.info
         width, height = output_size(info.width, info.height)
-        self.temp = temporary_path(output_path)
-        self.temp.unlink(missing_ok=True)
+        self.hold = OutputHold(output_path)
         try:
+            self.temp = self.hold.acquire()  # a second run on this output stops here
             self.sink = VideoFileSink(
                 self.temp, width, height, info.rate, info.time_base, encode, input_path,
                 expected_frames=info.frame_count or 0,
             )  # fmt: skip
         except BaseException:
             self.source.close()
+            if self.hold.held:
+                self.hold.temp.unlink(missing_ok=True)
+            self.hold.release()
             raise
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
@@ -277,6 +282,7 @@ class _VideoRun:
             self.sink.close(audio_until_video_end=interrupted)
         except BaseException:
             self.temp.unlink(missing_ok=True)
+            self.hold.release()
             self.source.close()
             raise
         self.source.close()
@@ -289,6 +295,7 @@ class _VideoRun:
             early = interrupted or disk_full
             final = partial_path(self.output_path) if early else self.output_path
             os.replace(self.temp, final)
+        self.hold.release()  # only now: the file has its final name, or is gone
         return VideoResult(
             output=final,
             frames_decoded=self.frames_decoded,
@@ -313,6 +320,7 @@ class _VideoRun:
         with contextlib.suppress(Exception):
             self.source.close()
         self.temp.unlink(missing_ok=True)
+        self.hold.release()
 
 
 def _finish_encoder(encoder: threading.Thread, stylized: _Channel) -> None:

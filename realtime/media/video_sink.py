@@ -60,7 +60,7 @@ def check_encode_config(encode: EncodeConfig) -> None:
         raise UserError(
             f"unknown x264 preset {encode.preset!r}; use one of {', '.join(X264_PRESETS)}"
         )
-    choose_encoder(encode.encoder)
+    choose_encoder(encode.encoder, announce=False)  # said when a file is really encoded
 
 
 class VideoFileSink:

@@ -151,10 +151,9 @@ class VideoFileSource:
                     self._end_pts = frame.pts + (frame.duration or 0)
             yield DecodedFrame(image=image, pts=frame.pts, index=index)
             index += 1
+        self._check_errors()
         if self._seek_pts is None and self._until_pts is None:
-            self._check_complete(index)
-        elif self._corrupt_frames:  # a part: its length is not the file's, its frames are
-            self._mark_damaged(f"{self._corrupt_frames} frame(s) decoded with errors")
+            self._check_complete(index)  # a part's length is not the file's: not judged here
 
     def close(self) -> None:
         with self._lock:
@@ -242,8 +241,8 @@ class VideoFileSource:
         elif what not in self.damaged:
             self.damaged = f"{self.damaged}; {what}"
 
-    def _check_complete(self, decoded: int) -> None:
-        """After the last frame: record what kind of damage the whole pass revealed."""
+    def _check_errors(self) -> None:
+        """After the last frame: the errors met on the way (a part's as well as a file's)."""
         if self._corrupt_packets:
             self._mark_damaged(
                 f"{self._corrupt_packets} corrupt packet(s), the first at {self._first_corrupt}"
@@ -254,17 +253,15 @@ class VideoFileSource:
             self._mark_damaged(
                 f"{self._decode_errors} packet(s) failed to decode (last: {self._last_error})"
             )
+
+    def _check_complete(self, decoded: int) -> None:
+        """After the last frame of a whole pass: whether the file ends where it says."""
         # The mov/mp4 demuxer ends a truncated file with a plain end-of-file, so the
         # index (sample offsets from the moov atom) is the only place truncation shows.
         expected_end = _index_end(self._stream)
         size = self._container.size
         if expected_end is not None and size > 0 and expected_end > size:
-            total = self.info.frame_count
-            of_total = f" of {total}" if total else ""
-            self._mark_damaged(
-                f"file is truncated: it has {size} bytes but its index refers to data up to "
-                f"byte {expected_end}; decoded {decoded}{of_total} frames"
-            )
+            self._mark_damaged(truncated(size, expected_end, decoded, self.info.frame_count))
             return
         # Without an index (Matroska, MPEG-TS, ...) a cut file also just ends; what the
         # header promised is then the only witness. The last frame's own duration counts,
@@ -274,12 +271,8 @@ class VideoFileSource:
         if declared is None or self._end_pts is None or self._first_pts is None:
             return
         decoded_s = float((self._end_pts - self._first_pts) * self.info.time_base)
-        tolerance = max(0.5, 2 / float(self.info.rate))
-        if declared - decoded_s > tolerance:
-            self._mark_damaged(
-                f"video ends early: decoded {decoded_s:.2f} s of the {declared:.2f} s the file "
-                f"declares ({decoded} frames); the file is probably truncated or corrupt"
-            )
+        if (short := ends_early(declared, decoded_s, decoded, self.info.rate)) is not None:
+            self._mark_damaged(short)
 
     # -- metadata -----------------------------------------------------------------------
 
@@ -319,6 +312,25 @@ class VideoFileSource:
             codec=stream.codec_context.codec.canonical_name,
             pixel_format=first.format.name,
         )
+
+
+def truncated(size: int, index_end: int, decoded: int, total: int | None) -> str:
+    """The damage of a file cut short, in the words ``video`` and ``batch`` both use."""
+    of_total = f" of {total}" if total else ""
+    return (
+        f"file is truncated: it has {size} bytes but its index refers to data up to "
+        f"byte {index_end}; decoded {decoded}{of_total} frames"
+    )
+
+
+def ends_early(declared: float, decoded_s: float, decoded: int, rate: Fraction) -> str | None:
+    """A cut file without an index just ends; only the declared duration tells (rounded)."""
+    if declared - decoded_s <= max(0.5, 2 / float(rate)):
+        return None
+    return (
+        f"video ends early: decoded {decoded_s:.2f} s of the {declared:.2f} s the file "
+        f"declares ({decoded} frames); the file is probably truncated or corrupt"
+    )
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
@@ -396,12 +408,26 @@ def probe_video(path: Path) -> VideoInfo:
 
 @dataclass(frozen=True)
 class FrameIndex:
-    """Where a file's frames are, from its packets alone (nothing decoded): every frame's
-    presentation time and which of them are keyframes, in presentation order."""
+    """Where a file's frames are, from its packets alone (nothing decoded), in presentation
+    order; and what the container promises, to judge a file decoded in parts."""
 
     pts: tuple[int, ...]
     keyframes: tuple[int, ...]  # the pts of the keyframes a decoder can start at
     time_base: Fraction
+    size: int = 0  # bytes in the file
+    index_end: int | None = None  # where the index says the last packet ends
+    frame_count: int | None = None  # frames the container declares
+    declared: float | None = None  # seconds the container declares
+    rate: Fraction = Fraction(25)
+
+    def damage(self, decoded: int) -> str | None:
+        """What a whole pass says of the file's length, having decoded ``decoded`` frames."""
+        if self.index_end is not None and 0 < self.size < self.index_end:
+            return truncated(self.size, self.index_end, decoded, self.frame_count)
+        if self.declared is None or not self.pts:
+            return None
+        span = float((self.pts[-1] - self.pts[0]) * self.time_base) + 1 / float(self.rate)
+        return ends_early(self.declared, span, decoded, self.rate)
 
 
 def index_frames(path: Path) -> FrameIndex:
@@ -419,4 +445,9 @@ def index_frames(path: Path) -> FrameIndex:
             pts.append(int(packet.pts))
             if packet.is_keyframe:
                 keys.append(int(packet.pts))
-        return FrameIndex(tuple(sorted(pts)), tuple(sorted(keys)), Fraction(stream.time_base))
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or 25
+        return FrameIndex(
+            tuple(sorted(pts)), tuple(sorted(keys)), Fraction(stream.time_base),
+            size=container.size, index_end=_index_end(stream), frame_count=stream.frames or None,
+            declared=_declared_duration(stream), rate=Fraction(rate),
+        )  # fmt: skip

@@ -68,20 +68,40 @@ def parse_mix(ref: str) -> dict[str, float] | None:
     weights: dict[str, float] = {}
     for part in ref.split(","):
         name, _, value = part.strip().partition(":")
-        try:
-            weight = float(value) if value else 1.0
-        except ValueError:
-            weight = -1.0
-        if not name or not weight >= 0 or name in weights:
+        if not name or name in weights:
             raise UserError(
                 f"cannot read the mix {ref!r}: write it as NAME:WEIGHT,NAME:WEIGHT, e.g. "
                 "mosaic:0.7,candy:0.3"
+                + (f" ({name} is named twice)" if name else " (a style has no name)")
             )
-        weights[name] = weight
+        weights[name] = _mix_weight(ref, name, value)
     total = sum(weights.values())
     if total <= 0:
         raise UserError(f"the mix {ref!r} has no weight; give each style a weight above 0")
     return {name: weight / total for name, weight in weights.items()}
+
+
+def _mix_weight(ref: str, name: str, value: str) -> float:
+    """One weight of a mix, with a message that says what is wrong with it: normalising an
+    infinite or NaN weight would otherwise surface later as the network's internal dict."""
+    try:
+        weight = float(value) if value else 1.0
+    except ValueError:
+        raise UserError(
+            f"cannot read the mix {ref!r}: the weight of {name} is {value!r}, not a number; "
+            "write it as NAME:WEIGHT,NAME:WEIGHT, e.g. mosaic:0.7,candy:0.3"
+        ) from None
+    if weight != weight or weight in (float("inf"), float("-inf")):
+        raise UserError(
+            f"the mix {ref!r}: the weight of {name} is {value}, not a finite number; give each "
+            "style a weight of 0 or more, e.g. mosaic:0.7,candy:0.3"
+        )
+    if weight < 0:
+        raise UserError(
+            f"the mix {ref!r}: the weight of {name} is negative ({value}); weights are 0 or "
+            "more, e.g. mosaic:0.7,candy:0.3"
+        )
+    return weight
 
 
 def _mix_entry(ref: str, mix: dict[str, float], lite: bool) -> StyleEntry:

@@ -26,6 +26,7 @@ class Segment:
     warmup_pts: int  # the first frame run through the network (earlier ones are skipped)
     decode_pts: int  # the keyframe the decoder starts at
     frames: int  # frames it writes
+    start_seconds: float = 0.0  # its first frame's time, for messages
 
     @property
     def warmup(self) -> bool:
@@ -52,5 +53,6 @@ def plan_segments(
         last = bisect.bisect_left(pts, end) if end is not None else len(pts)
         warm = pts[max(0, first - warmup)] if number else start
         decode = max((k for k in index.keyframes if k <= warm), default=pts[0])
-        segments.append(Segment(number, start, end, warm, decode, last - first))
+        seconds_in = float((start - pts[0]) * index.time_base)
+        segments.append(Segment(number, start, end, warm, decode, last - first, seconds_in))
     return segments

@@ -7,10 +7,15 @@
   still completes.
 - **Resuming.** Work lives under ``OUT_DIR/.realtime-batch``, keyed by the input (path, size,
   modification time), the style network's file and every option that changes the output: a
-  rerun skips outputs and segments already finished for the same key. Outputs get their final
-  names only once complete.
+  rerun skips outputs and segments already finished for the same key, as long as they are
+  still the files written (``state``). Outputs get their final names only once complete.
+- **Damaged inputs** get what ``realtime video`` gives them: every decodable frame, and the
+  same warning, once per file, said after the join (the segments' own damage, and the whole
+  file's length against what its container promised).
+- **Ray** runs in a folder of its own, removed afterwards (``ray_session``).
 - **Faults.** A bad input is reported with its one-line error and the others go on; the
-  command then exits non-zero with a summary. Ctrl-C stops cleanly: finished outputs stay.
+  command then exits non-zero with a summary. Ctrl-C or SIGTERM stops cleanly: the workers
+  are stopped, finished outputs stay.
 """
 
 from __future__ import annotations
@@ -31,17 +36,21 @@ from typing import Any
 from realtime.app.batch.inputs import Item
 from realtime.app.batch.join import join_segments
 from realtime.app.batch.plan import DEFAULT_WARMUP_FRAMES, Segment, plan_segments
+from realtime.app.batch.ray_session import ray_session
+from realtime.app.batch.state import BatchState, Written
 from realtime.app.batch.worker import Done, Worker
+from realtime.app.build import throughput_plan
 from realtime.core.config import RunConfig
 from realtime.core.errors import UserError
 from realtime.core.extras import missing_message
-from realtime.core.files import sha256_file, write_bytes_atomic
+from realtime.core.files import discard_unheld, sha256_file
 from realtime.core.progress import progress_bar
-from realtime.media.video_source import index_frames, probe_video
+from realtime.core.signals import reclaim_sigterm
+from realtime.media.encoders import choose_encoder
+from realtime.media.video_source import FrameIndex, index_frames, probe_video
 
 log = logging.getLogger(__name__)
 
-STATE_DIR = ".realtime-batch"
 DEFAULT_SEGMENT_SECONDS = 10.0
 
 
@@ -81,38 +90,21 @@ class _Video:
 
     item: Item
     key: str
+    index: FrameIndex
     segments: list[Segment]
     paths: list[Path]
     remaining: set[int] = field(default_factory=set)
     frames: int = 0
+    damage: list[str] = field(default_factory=list)  # its segments' damage, each said once
+
+    def add_damage(self, what: str | None) -> None:
+        if what and what not in self.damage:
+            self.damage.append(what)
 
 
-class _State:
-    """Where a batch keeps its work and remembers what is finished (OUT_DIR/.realtime-batch)."""
-
-    def __init__(self, out_dir: Path) -> None:
-        self.root = out_dir / STATE_DIR
-
-    def _marker(self, item: Item) -> Path:
-        return self.root / "done" / f"{item.relative}.json"
-
-    def finished(self, item: Item, key: str, output: Path) -> bool:
-        marker = self._marker(item)
-        if not (output.is_file() and marker.is_file()):
-            return False
-        try:
-            return json.loads(marker.read_text(encoding="utf-8")).get("key") == key
-        except (OSError, ValueError):
-            return False
-
-    def mark(self, item: Item, key: str, frames: int) -> None:
-        marker = self._marker(item)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        record = {"key": key, "input": str(item.source), "frames": frames}
-        write_bytes_atomic(marker, json.dumps(record).encode("utf-8"))
-
-    def segments_dir(self, item: Item, key: str) -> Path:
-        return self.root / "segments" / f"{item.relative}.{key[:16]}"
+def _about(source: Path, error: str) -> str:
+    """``source: error``, without the path twice where the error already names it."""
+    return error if str(source) in error else f"{source}: {error}"
 
 
 def item_key(item: Item, config: RunConfig, style_file: Path, options: BatchOptions) -> str:
@@ -158,25 +150,46 @@ def run_batch(
     ray = import_ray()
     started = time.perf_counter()
     summary = BatchSummary()
-    state = _State(out_dir)
+    state = BatchState(out_dir)
     images, videos, total = _plan(items, out_dir, config, style_file, options, state, summary)
     if not images and not videos:
         summary.seconds = time.perf_counter() - started
         return summary
     gpu = config.engine.device in ("cuda", "tensorrt")
-    _start_ray(ray, options)
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    if videos and not address:
+        choose_encoder(config.encode.encoder)  # its note, now that videos will be encoded here
     try:
-        workers = _workers(ray, config, style_file, options, gpu)
-        if on_workers is not None:
-            on_workers(workers)
-        _run(ray, workers, images, videos, out_dir, state, total, options, summary)
-    except KeyboardInterrupt:
+        with ray_session(ray, address):
+            # ray.init makes SIGTERM exit at once (sys.exit(15)); ours stops like Ctrl-C.
+            reclaim_sigterm()
+            workers = _workers(ray, config, style_file, options, gpu)
+            if on_workers is not None:
+                on_workers(workers)
+            _run(ray, workers, images, videos, out_dir, state, total, options, summary)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (realtime.core.signals)
         summary.interrupted = True
-    finally:
-        if options.address is None and not os.environ.get("RAY_ADDRESS"):
-            ray.shutdown()
+    if summary.interrupted:
+        _discard_unfinished(images, videos, out_dir)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _discard_unfinished(
+    images: list[tuple[Item, str]], videos: list[_Video], out_dir: Path, grace: float = 10.0
+) -> None:
+    """After a stop: the in-progress files of the workers that were stopped mid-write. Only
+    those no live process holds go; a worker's lock goes with its process, which Ray ends a
+    moment after ``ray.shutdown`` returns, so held ones are tried again for ``grace`` s."""
+    paths = [item.output(out_dir) for item, _ in images]
+    for video in videos:
+        paths += [video.item.output(out_dir), *video.paths]
+    deadline = time.monotonic() + grace
+    while True:
+        paths = [path for path in paths if not discard_unheld(path)]
+        if not paths or time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
 
 
 def _plan(
@@ -185,7 +198,7 @@ def _plan(
     config: RunConfig,
     style_file: Path,
     options: BatchOptions,
-    state: _State,
+    state: BatchState,
     summary: BatchSummary,
 ) -> tuple[list[tuple[Item, str]], list[_Video], int]:
     """Probe every input (bad ones fail here, in one line each), skip finished ones."""
@@ -196,44 +209,51 @@ def _plan(
         output = item.output(out_dir)
         try:
             key = item_key(item, config, style_file, options)
-            if state.finished(item, key, output):
+            if (earlier := state.finished(item, key, output)) is not None:
                 summary.skipped.append(output)
+                _damaged(summary, item.source, earlier.damaged, " (by an earlier run)")
                 continue
             if item.kind == "image":
                 images.append((item, key))
                 total += 1
                 continue
             probe_video(item.source)  # a file that is no video fails here, in one line
-            segments = plan_segments(
-                index_frames(item.source), options.segment_seconds, options.warmup_frames
-            )
+            index = index_frames(item.source)
         except (UserError, OSError) as exc:
             error = str(exc) if isinstance(exc, UserError) else f"cannot read it ({exc})"
             summary.failed[item.source] = error
-            log.error("%s: %s", item.source, error)
+            log.error("%s", _about(item.source, error))
             continue
-        folder = state.segments_dir(item, key)
-        paths = [folder / f"segment-{s.index:05d}.mp4" for s in segments]
-        remaining = {s.index for s, p in zip(segments, paths, strict=True) if not p.is_file()}
-        video = _Video(item, key, segments, paths, remaining)
-        video.frames = sum(s.frames for s in segments if s.index not in remaining)
+        video = _video_plan(item, key, index, options, state)
         videos.append(video)
-        total += sum(s.frames for s in segments)
+        total += sum(s.frames for s in video.segments)
     return images, videos, total
 
 
-def _start_ray(ray: Any, options: BatchOptions) -> None:
-    address = options.address or os.environ.get("RAY_ADDRESS")
-    try:
-        # Ray's own notices (its start, its token) are not the user's business here.
-        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
-        if address:
-            ray.init(address=address, **quiet)
+def _video_plan(
+    item: Item, key: str, index: FrameIndex, options: BatchOptions, state: BatchState
+) -> _Video:
+    """A video's segments, and those an earlier run finished (as written, with their damage)."""
+    segments = plan_segments(index, options.segment_seconds, options.warmup_frames)
+    folder = state.segments_dir(item, key)
+    paths = [folder / f"segment-{s.index:05d}.mp4" for s in segments]
+    video = _Video(item, key, index, segments, paths)
+    for segment, path in zip(segments, paths, strict=True):
+        earlier = state.segment_finished(path)
+        if earlier is None:
+            video.remaining.add(segment.index)
         else:
-            ray.init(include_dashboard=False, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise UserError(f"cannot start {where} ({' '.join(str(exc).split())[:200]})") from exc
+            video.frames += segment.frames  # the progress bar counts planned frames
+            video.add_damage(earlier.damaged)
+    return video
+
+
+def _damaged(summary: BatchSummary, source: Path, what: str | None, when: str = "") -> None:
+    """Record and say a damaged input: ``realtime video``'s warning, with the file's name."""
+    if not what:
+        return
+    summary.damaged[source] = what
+    log.warning("%s: input damaged (%s); every decodable frame was written%s", source, what, when)
 
 
 def _workers(
@@ -243,7 +263,11 @@ def _workers(
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // count)
     # Each worker's inference threads: its share of the cores, so workers do not fight.
     engine = dataclasses.replace(config.engine, threads=config.engine.threads or cpus)
-    worker_config = dataclasses.replace(config, engine=engine, progress=False)
+    # x264 as `realtime video` runs it: its output depends on its thread count, so another
+    # count (x264's own choice was 1.5 per core) made every frame differ by about 2 levels.
+    x264 = throughput_plan(config).encode_threads if not gpu else config.encode.threads
+    encode = dataclasses.replace(config.encode, threads=x264)
+    worker_config = dataclasses.replace(config, engine=engine, encode=encode, progress=False)
     remote = ray.remote(Worker).options(
         num_cpus=1 if not gpu else 0,
         num_gpus=1 if gpu else 0,
@@ -261,7 +285,7 @@ def _run(
     images: list[tuple[Item, str]],
     videos: list[_Video],
     out_dir: Path,
-    state: _State,
+    state: BatchState,
     total: int,
     options: BatchOptions,
     summary: BatchSummary,
@@ -305,53 +329,54 @@ def _first(exc: BaseException) -> str:
 
 
 def _record(
-    result: Done, tag: Any, out_dir: Path, state: _State, summary: BatchSummary, bar: Any
+    result: Done, tag: Any, out_dir: Path, state: BatchState, summary: BatchSummary, bar: Any
 ) -> None:
     kind = tag[0]
     if kind == "image":
         _, item, key = tag
         if result.error:
             summary.failed[item.source] = result.error
-            log.error("%s: %s", item.source, result.error)
+            log.error("%s", _about(item.source, result.error))
             return
-        state.mark(item, key, 1)
-        summary.done.append(item.output(out_dir))
+        output = item.output(out_dir)
+        state.mark(item, key, output, Written(1))
+        summary.done.append(output)
         summary.frames += 1
         bar.update(1)
-        log.info("done: %s", item.output(out_dir))
+        log.info("done: %s", output)
         return
     _, video, segment = tag
     if video.item.source in summary.failed:
         return
     if result.error:
         summary.failed[video.item.source] = result.error
-        log.error("%s: %s", video.item.source, result.error)
+        log.error("%s", _about(video.item.source, result.error))
         return
     for notice in result.notices:
-        log.info("note: %s: %s", video.item.source, notice)
-    if result.damaged:
-        known = summary.damaged.get(video.item.source)
-        summary.damaged[video.item.source] = (
-            f"{known}; {result.damaged}" if known else result.damaged
-        )
-        log.warning(
-            "%s: input damaged (%s); every decodable frame is written",
-            video.item.source,
-            result.damaged,
-        )
+        log.info("note: %s", _about(video.item.source, notice))
+    state.mark_segment(video.paths[segment.index], Written(result.frames, result.damaged))
+    video.add_damage(result.damaged)
     video.remaining.discard(segment.index)
-    video.frames += result.frames
     summary.frames += result.frames
-    bar.update(result.frames)
+    bar.update(segment.frames)  # planned: a damaged segment still ends its share of the bar
     if not video.remaining:
         _finish_video(video, out_dir, state, summary)
 
 
-def _finish_video(video: _Video, out_dir: Path, state: _State, summary: BatchSummary) -> None:
-    output = video.item.output(out_dir)
+def _finish_video(video: _Video, out_dir: Path, state: BatchState, summary: BatchSummary) -> None:
+    """Join the segments (those that decoded anything), then judge the whole file as
+    ``realtime video`` does after its one pass: the segments' damage and the file's length."""
+    source, output = video.item.source, video.item.output(out_dir)
+    parts = [path for path in video.paths if path.is_file()]
+    if not parts:  # the driver's probe decoded a frame, so this is a file changed meanwhile
+        summary.failed[source] = "no frame decoded in any segment; the file may have changed"
+        log.error("%s: %s", source, summary.failed[source])
+        return
     output.parent.mkdir(parents=True, exist_ok=True)
-    frames = join_segments(video.item.source, video.paths, output)
-    state.mark(video.item, video.key, frames)
+    frames = join_segments(source, parts, output)
+    damaged = "; ".join([*video.damage, *filter(None, [video.index.damage(frames)])]) or None
+    state.mark(video.item, video.key, output, Written(frames, damaged))
     shutil.rmtree(video.paths[0].parent, ignore_errors=True)  # joined: the parts are done
     summary.done.append(output)
     log.info("done: %s (%d frames in %d segments)", output, frames, len(video.paths))
+    _damaged(summary, source, damaged)

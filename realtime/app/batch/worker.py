@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realtime.app.batch.plan import Segment
-from realtime.app.build import build_processor, encode_for, open_stylizer
+from realtime.app.build import build_processor, encode_for, open_stylizer, throughput_plan
 from realtime.core.config import RunConfig
 from realtime.core.errors import UserError
 from realtime.core.files import atomic_output
@@ -38,6 +38,9 @@ class Worker:
         if mix:
             self.stylizer.set_mix(mix)
         self.config = dataclasses.replace(config, encode=encode_for(config.encode, self.stylizer))
+        # Decoded as `realtime video` decodes: at a damaged tail, frame threads lose the frames
+        # in flight, so another thread count keeps other frames.
+        self.decode_threads = throughput_plan(config).decode_threads
 
     def pid(self) -> int:
         return os.getpid()
@@ -77,21 +80,37 @@ class Worker:
 
     def segment(self, source: Path, segment: Segment, output: Path) -> Done:
         """Frames ``segment.start_pts`` up to its end into ``output`` (video only, source
-        timestamps), after running its warm-up frames through the network and discarded."""
+        timestamps), after running its warm-up frames through the network and discarded.
+        A damaged input gets what ``realtime video`` gives it: the frames that decode, and
+        ``damaged`` saying what did not (no file at all when nothing decoded)."""
         try:
-            return self._segment(source, segment, output)
+            reader = VideoFileSource(
+                source, self.decode_threads, segment.decode_pts, segment.end_pts
+            )
+        except UserError as exc:
+            if segment.index == 0:
+                return Done(error=str(exc))
+            # The file's start decoded (the driver probed it): this part is damage.
+            return Done(0, damaged=f"nothing decodes from {_seconds(segment)} on ({exc})")
+        try:
+            with reader:
+                written = self._segment(reader, segment, output)
         except UserError as exc:
             return Done(error=str(exc))
+        damaged = reader.damaged
+        if written < segment.frames and damaged is None:
+            damaged = f"{segment.frames - written} frame(s) from {_seconds(segment)} did not decode"
+        return Done(written, damaged=damaged)
 
-    def _segment(self, source: Path, segment: Segment, output: Path) -> Done:
-        reader = VideoFileSource(source, seek_pts=segment.decode_pts, until_pts=segment.end_pts)
-        with reader:
-            info = reader.info
-            processor = build_processor(
-                self.stylizer, self.config.process, source_size=(info.width, info.height)
-            )
-            width, height = processor.sizes(info.width, info.height)[1]
-            output.parent.mkdir(parents=True, exist_ok=True)
+    def _segment(self, reader: VideoFileSource, segment: Segment, output: Path) -> int:
+        """The segment's frames written to ``output`` (none: no file), after the warm-up."""
+        info = reader.info
+        processor = build_processor(
+            self.stylizer, self.config.process, source_size=(info.width, info.height)
+        )
+        width, height = processor.sizes(info.width, info.height)[1]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        try:
             with atomic_output(output) as temp:
                 sink = VideoFileSink(
                     temp, width, height, info.rate, info.time_base, self.config.encode, None,
@@ -105,10 +124,16 @@ class Worker:
                         stylized = processor(frame.image)
                         if pts >= segment.start_pts:
                             sink.write(stylized, pts)
-                # Checked before the segment gets its name: a short one is never kept.
-                if sink.frames_written != segment.frames:
-                    raise UserError(
-                        f"{source}: segment {segment.index} decoded {sink.frames_written} of "
-                        f"its {segment.frames} frames; the file may be damaged there"
-                    )
-        return Done(segment.frames, damaged=reader.damaged)
+                if sink.frames_written == 0:
+                    raise _NothingWritten  # an empty file would only break the join
+        except _NothingWritten:
+            return 0
+        return sink.frames_written
+
+
+class _NothingWritten(Exception):
+    """No frame of a segment decoded: its file is not kept."""
+
+
+def _seconds(segment: Segment) -> str:
+    return f"{segment.start_seconds:.3f} s"

@@ -24,6 +24,8 @@ from realtime.core.errors import (
     EXIT_USAGE,
     UserError,
 )
+from realtime.core.files import check_output_dir
+from realtime.core.signals import stop_cause
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'realtime video' gives them, images what 'realtime image' gives them, with the same "
         "options. Long videos are cut into segments at keyframes and stylized in parallel, "
         "then joined without re-encoding. A rerun skips what is finished. Exit codes: 0 all "
-        "done; 2 some inputs failed (each said why); 130 interrupted (finished outputs stay).",
+        "done; 2 some inputs failed (each said why); 3 all done, but some inputs were damaged "
+        "(every decodable frame was written); 130 interrupted, 143 terminated (SIGTERM): "
+        "finished outputs stay.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
     parser.add_argument("--out-dir", type=Path, required=True, metavar="DIR")
@@ -98,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--segment-seconds must be positive, got {args.segment_seconds}")
     if args.warmup_frames < 0:
         raise UserError(f"--warmup-frames must be 0 or more, got {args.warmup_frames}")
-    if args.out_dir.exists() and not args.out_dir.is_dir():
-        raise UserError(f"--out-dir {args.out_dir} is a file; give a folder")
+    check_output_dir(args.out_dir, "--out-dir")
     items, problems = find_inputs(args.inputs, args.out_dir)
     for problem in problems:
         print(f"realtime: error: {problem}", file=sys.stderr)
@@ -119,19 +122,21 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         names = ", ".join([*(str(s) for s in summary.failed), *(p.split(":")[0] for p in problems)])
         print(f"realtime: failed: {names} (each said why above)", file=sys.stderr)
+    damaged = f", {len(summary.damaged)} from damaged inputs" if summary.damaged else ""
     print(
-        f"batch: {len(summary.done)} done, {len(summary.skipped)} already done, {failed} failed;"
-        f" {summary.frames} frames in {summary.seconds:.1f} s with style {style.name!r}"
-        f" -> {args.out_dir}",
+        f"batch: {len(summary.done)} done, {len(summary.skipped)} already done, {failed} failed"
+        f"{damaged}; {summary.frames} frames in {summary.seconds:.1f} s with style "
+        f"{style.name!r} -> {args.out_dir}",
         file=sys.stderr,
     )
-    if summary.interrupted:
-        print("realtime: interrupted: finished outputs are kept", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if failed:
-        return EXIT_USAGE
     if summary.damaged:
         names = ", ".join(str(s) for s in summary.damaged)
         print(f"realtime: warning: damaged inputs: {names} (each said what above)", file=sys.stderr)
+    if summary.interrupted:
+        print(f"realtime: {stop_cause()}: finished outputs are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED  # 143 after SIGTERM (realtime.cli.main)
+    if failed:
+        return EXIT_USAGE
+    if summary.damaged:
         return EXIT_DAMAGED_INPUT
     return EXIT_OK

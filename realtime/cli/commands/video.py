@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from realtime.cli.options import (
 )
 from realtime.core.errors import EXIT_DAMAGED_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from realtime.core.files import disk_full_error, human_bytes
+from realtime.core.signals import stop_cause
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Stylize every frame of a video file. Frame count, frame rate, timestamps "
         "and audio are kept. Exit codes: 0 done; 2 bad input; 3 done, but the input had "
         "damage (every decodable frame was written); 4 the disk filled (the frames done are "
-        "in NAME.partial.EXT); 130 interrupted (the frames done so far are in "
-        "NAME.partial.EXT).",
+        "in NAME.partial.EXT); 130 interrupted, 143 terminated (SIGTERM): the frames done "
+        "so far are in NAME.partial.EXT.",
     )
     parser.add_argument("input", type=Path, help="input video (any container FFmpeg reads)")
     parser.add_argument("output", type=Path, help="output video, e.g. out.mp4 or out.mkv")
@@ -52,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, result, provider: str, what: str) -> int:
-    for notice in result.notices:
-        print(f"realtime: note: {notice}", file=sys.stderr)
+    for notice in result.notices:  # notes, as every other: -q keeps them off
+        log.info("note: %s", notice)
     info = result.info
     of = f" of {info.frame_count}" if info and info.frame_count else ""
     if result.disk_full:
@@ -64,15 +68,22 @@ def _report(args: argparse.Namespace, result, provider: str, what: str) -> int:
             else "no frame could be kept"
         )
         raise disk_full_error(args.output, kept)
+    if result.interrupted:
+        # One line: what was kept and where; the run's speed is not news to someone who
+        # stopped it (or to the service manager that did).
+        kept = (
+            f"{result.frames_written}{of} frames finalised in {result.output}"
+            if result.output
+            else "no frame was finished, nothing kept"
+        )
+        print(f"realtime: {stop_cause()}: {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED  # 143 after SIGTERM (realtime.cli.main)
     where = result.output if result.output else "no output (no frame was finished)"
     print(
         f"{result.frames_written} frames{of} in {result.seconds:.1f} s ({result.fps:.2f} fps) "
         f"with {what} on {provider} -> {where}",
         file=sys.stderr,
     )
-    if result.interrupted:
-        print("realtime: interrupted: the frames done so far were finalised", file=sys.stderr)
-        return EXIT_INTERRUPTED
     if result.damaged:
         print(
             f"realtime: warning: input damaged ({result.damaged}); every decodable frame "
