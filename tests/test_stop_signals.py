@@ -82,7 +82,7 @@ def test_sigterm_on_video_keeps_a_playable_partial_file_and_exits_143(tmp_path: 
     assert f"{frames} of 300 frames" in lines[0]
 
 
-def test_sigterm_on_webcam_record_finalises_the_recording_and_exits_143(tmp_path: Path) -> None:
+def test_sigterm_on_webcam_record_keeps_a_playable_partial_and_exits_143(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "long.mp4", frames=300, rate=25)
     process = _start(
         "webcam", "--camera", clip, *LITE, "--no-window", "--record", "live.mp4",
@@ -94,9 +94,9 @@ def test_sigterm_on_webcam_record_finalises_the_recording_and_exits_143(tmp_path
     _, err = process.communicate(timeout=60)
     assert process.returncode == EXIT_TERMINATED, err
     assert "stopped (SIGTERM)" in err
-    # As on Ctrl-C, a stopped live run is the recording's normal end: its final name.
-    assert sorted(os.listdir(tmp_path)) == ["live.mp4", "long.mp4"]
-    assert _frames(tmp_path / "live.mp4") >= 1
+    # Exit 143 is an end from outside: the recording is kept playable as live.partial.mp4.
+    assert sorted(os.listdir(tmp_path)) == ["live.partial.mp4", "long.mp4"]
+    assert _frames(tmp_path / "live.partial.mp4") >= 1
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,9 @@ def run_live(
         if controls is not None:
             controls.detach()
     with stop_signals_ignored():  # a second Ctrl-C (or a SIGTERM) must not break a file
-        summaries = close_all(outputs, complete=True)
+        # Ctrl-C and q are how a live run ends; SIGTERM (exit 143) is an end from outside,
+        # so a recording says so as every other interrupted output does: NAME.partial.EXT.
+        summaries = close_all(outputs, complete=not terminated())
     stats = loop.stats
     return LiveResult(
         frames_in=source.published,
