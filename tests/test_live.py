@@ -406,3 +406,13 @@ def test_window_needs_a_display(clip_2s: Path, monkeypatch, capsys) -> None:
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main(["webcam", "--camera", str(clip_2s)]) == 2
     assert "no display" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or Path("/dev/video7").exists(),
+    reason="needs Linux without a /dev/video7",
+)
+def test_a_missing_camera_is_one_line_before_any_model_loads(capsys) -> None:
+    assert main(["webcam", "--camera", "7", "--no-window"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "no camera 7" in lines[0], lines

@@ -30,6 +30,7 @@ from realtime.live.controls import LiveControls, LiveState
 from realtime.live.look import LiveLook, TemporalSlot
 from realtime.live.loop import LiveResult, run_live
 from realtime.live.mixing import Mixer
+from realtime.live.opencv_camera import check_device_exists
 from realtime.live.outputs import LiveOutput, close_all
 from realtime.live.recording import RecordingOutput, check_record_path
 from realtime.live.source import FrameSource
@@ -216,9 +217,11 @@ def open_live_session(spec: LiveSpec, torch: TorchSide) -> LiveSession:
     """Check, load the style, open the camera and the outputs: a session ready to ``run``."""
     spec.live.check()
     camera = parse_camera(spec.camera.camera)
+    # A camera that is not there, or a file that is no video, fails before the network loads
+    # and its notes are printed.
     if camera.kind == "file":
-        # A file that is no video fails before the network loads and its notes are printed.
         probe_video(Path(camera.value))
+    check_device_exists(camera)
     check_outputs(spec.outputs)
     stylizer, mixer, lite = _open_style(spec, torch)
     source = open_camera(

@@ -41,6 +41,19 @@ def capture_backends(platform: str = sys.platform) -> list[tuple[int, str]]:
     return [(cv2.CAP_ANY, "OpenCV default")]
 
 
+def check_device_exists(spec: CameraSpec) -> None:
+    """A camera that is not there fails in one line, before a network is loaded for it."""
+    if spec.kind == "index" and sys.platform.startswith("linux"):
+        node = Path(f"/dev/video{spec.value}")
+        if not node.exists():
+            raise UserError(
+                f"no camera {spec.value}: {node} does not exist; connect a camera, list "
+                "them with 'ls /dev/video*', or give a video file as --camera"
+            )
+    if spec.kind == "device" and not Path(spec.value).exists():
+        raise UserError(f"camera device {spec.value} does not exist; list them with ls /dev")
+
+
 class OpenCVCamera(FrameSource):
     """A camera device or a network stream, read with OpenCV in a thread."""
 
@@ -76,16 +89,7 @@ class OpenCVCamera(FrameSource):
     # -- opening ------------------------------------------------------------------------
 
     def _open_or_explain(self) -> cv2.VideoCapture:
-        spec = self.spec
-        if spec.kind == "index" and sys.platform.startswith("linux"):
-            node = Path(f"/dev/video{spec.value}")
-            if not node.exists():
-                raise UserError(
-                    f"no camera {spec.value}: {node} does not exist; connect a camera, list "
-                    "them with 'ls /dev/video*', or give a video file as --camera"
-                )
-        if spec.kind == "device" and not Path(spec.value).exists():
-            raise UserError(f"camera device {spec.value} does not exist; list them with ls /dev")
+        check_device_exists(self.spec)
         cap = self._open()
         if cap is None:
             raise UserError(self._open_failure())
