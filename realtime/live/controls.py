@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import logging
 import math
 import queue
 import threading
@@ -31,6 +32,8 @@ from realtime.live.outputs import LiveOutput
 from realtime.live.stats import LatencyStats
 from realtime.live.switcher import StyleSwitcher
 from realtime.runtime.frames import FrameProcessor
+
+log = logging.getLogger(__name__)
 
 _MESSAGE_SECONDS = 2.5  # how long a control's feedback stays in the overlay
 # How long a control from another thread waits for the loop: a frame of the full network on a
@@ -173,9 +176,11 @@ class LiveControls:
         self.outputs_done += 1
 
     def say(self, text: str) -> None:
-        """Shown in the window's overlay for a few seconds (and in the panel's state)."""
+        """Shown in the window's overlay for a few seconds, in the panel's state, and logged
+        (a headless run's only witness of what a key or the panel did)."""
         self.message = text
         self.message_until = time.perf_counter() + _MESSAGE_SECONDS
+        log.info("%s", text)
 
     # -- style -------------------------------------------------------------------------------
 
