@@ -128,6 +128,18 @@ def test_every_control_from_another_thread_changes_the_run(clip: Path, tmp_path:
         assert sum(1 for _ in container.decode(video=0)) >= 2
 
 
+def test_update_refuses_what_would_change_nothing(clip: Path, tmp_path: Path) -> None:
+    session = open_live_session(spec_for(clip, tmp_path, frames=1), TorchWiring())
+    with pytest.raises(UserError, match="morph_seconds goes with morph_to"):
+        session.update({"morph_seconds": 5})
+    with pytest.raises(UserError, match="cannot set volume"):
+        session.update({"volume": 11})
+    with pytest.raises(UserError, match="strength"):
+        session.update({"style": "candy", "strength": 5})
+    assert session.state().style == "mosaic"  # the style applied first was put back
+    session.run()
+
+
 def test_bad_options_fail_before_the_camera_opens(clip: Path, tmp_path: Path) -> None:
     spec = spec_for(clip, tmp_path)
     bad = LiveSpec(spec.run, spec.camera, spec.outputs, LiveConfig(morph_seconds=0))

@@ -162,6 +162,9 @@ class LiveSession:
         unknown = sorted(set(changes) - set(SETTABLE))
         if unknown:
             raise UserError(f"cannot set {', '.join(unknown)}; settable: {', '.join(SETTABLE)}")
+        if "morph_seconds" in changes and "morph_to" not in changes:
+            # Alone it would change nothing: say so rather than answer as if it had.
+            raise UserError("morph_seconds goes with morph_to (the style to morph to)")
         for name, value in changes.items():
             try:
                 SETTABLE[name].check(value)
