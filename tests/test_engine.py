@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -91,11 +93,15 @@ def test_auto_falls_back_to_cpu_and_says_why(style_onnx, capsys):
     reason = _no_gpu_here()
     if reason is None:
         pytest.skip("this machine has an NVIDIA driver; the no-GPU path cannot be checked here")
+    # The CPU engine auto takes next: OpenVINO where installed (tests/test_openvino_engine.py
+    # checks it), else ONNX Runtime's CPU provider, which --device cpu forces.
     _, provider = create_session(style_onnx, EngineConfig(device="auto"))
     err = capsys.readouterr().err
-    assert provider == CPU
     assert f"CUDA not used: {reason}; running on CPU" in err
-    assert "on CPUExecutionProvider" in err
+    if importlib.util.find_spec("openvino") is not None:
+        assert provider == "OpenVINO CPU (fp32)" and "OpenVINO " in err
+    else:
+        assert provider == CPU and "on CPUExecutionProvider" in err
 
 
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])

@@ -37,7 +37,7 @@ def test_image_matches_the_engine_directly(photo, style_onnx, tmp_path) -> None:
 
     out = tmp_path / "out.png"
     assert main(["image", str(photo), str(out), "--style", str(style_onnx)]) == 0
-    expected = OnnxStylizer(style_onnx, EngineConfig(device="cpu"))(read_rgb(photo))
+    expected = OnnxStylizer(style_onnx, EngineConfig())(read_rgb(photo))  # the default engine
     assert np.array_equal(read_rgb(out), expected)
 
 

@@ -18,6 +18,7 @@ from realtime.core.config import (
     ARCH_CHOICES,
     DEFAULT_STYLE,
     DEVICES,
+    ENGINE_PRECISIONS,
     KEYFRAME_STARTS,
     TEMPORAL_MODES,
     EncodeConfig,
@@ -92,7 +93,17 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--device",
         choices=DEVICES,
         default=_UNSET,
-        help=f"ONNX Runtime execution provider: auto tries CUDA, then CPU (default: {d.device})",
+        help="the engine: cpu (ONNX Runtime's CPU provider), openvino (OpenVINO, the faster "
+        "engine on CPUs), cuda or tensorrt (ONNX Runtime on an NVIDIA GPU); auto tries CUDA, "
+        f"then OpenVINO, then ONNX Runtime's CPU provider (default: {d.device})",
+    )
+    group.add_argument(
+        "--precision",
+        choices=ENGINE_PRECISIONS,
+        default=_UNSET,
+        help="OpenVINO's precision: auto is bf16 where the CPU computes it natively and the "
+        "style's card records that bf16 keeps its scores, fp32 otherwise "
+        f"(default: {d.precision})",
     )
     group.add_argument(
         "--threads", type=int, default=_UNSET, help="CPU inference threads (default: one per core)"

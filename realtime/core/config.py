@@ -9,7 +9,13 @@ from pathlib import Path
 
 from realtime.core.errors import UserError
 
-DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+# cpu, cuda and tensorrt are ONNX Runtime's providers; openvino is the second engine (the CPU,
+# or an Intel GPU where one is faster). auto: CUDA, then OpenVINO, then ONNX Runtime's CPU.
+DEVICES = ("auto", "cpu", "openvino", "cuda", "tensorrt")
+# The precision OpenVINO computes in (ONNX Runtime's providers keep the model's own): auto is
+# bf16 where the CPU has it natively and the style's card records that bf16 keeps its scores
+# within 1% (scripts/check_bf16.py), fp32 otherwise (realtime.runtime.openvino_engine).
+ENGINE_PRECISIONS = ("auto", "fp32", "bf16")
 # The style a run uses when none is named (webcam without a usable GPU takes its lite
 # version: realtime.runtime.styles.default_style).
 DEFAULT_STYLE = "mosaic"
@@ -22,9 +28,10 @@ KEYFRAME_STARTS = ("warped", "content")
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """How the ONNX Runtime session is built."""
+    """How the network's session is built (ONNX Runtime or OpenVINO)."""
 
     device: str = "auto"  # one of DEVICES
+    precision: str = "auto"  # one of ENGINE_PRECISIONS (OpenVINO only)
     # CPU intra-op threads; None means one per core (ONNX Runtime's own default is
     # the same, but we set it explicitly so a benchmark states what it measured).
     threads: int | None = None

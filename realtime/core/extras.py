@@ -22,6 +22,9 @@ EXTRA_OF_MODULE = {
     "ray": "cluster",
     "pyvirtualcam": "vcam",
     "aiohttp": "panel",
+    # A default dependency where OpenVINO publishes wheels (pyproject.toml); the extra
+    # installs it where the default install leaves it out.
+    "openvino": "openvino",
 }
 
 

@@ -1,8 +1,9 @@
-"""The stylizer: a style network on ONNX Runtime, frames in and frames out.
+"""The stylizer: a style network on ONNX Runtime or OpenVINO, frames in and frames out.
 
-Its session comes from the one session factory, ``realtime.runtime.session`` (provider
-policy, GPU checks and messages), re-exported here for the callers that make sessions
-themselves.
+Its session comes from the one session factory, ``realtime.runtime.session`` (engine and
+provider policy, GPU checks and messages), re-exported here for the callers that make
+sessions themselves. An OpenVINO session answers the calls an ONNX Runtime session does
+(``realtime.runtime.openvino_engine``), so this one class runs both engines.
 
 On a GPU, each thread runs frames through device-resident buffers of its own
 (``realtime.runtime.binding``), so two frames can be in flight while the host resizes,
@@ -19,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realtime.core.cards import read_card
 from realtime.core.config import EngineConfig
 from realtime.core.errors import UserError
 from realtime.core.memory import check_fits, network_bytes
@@ -31,6 +33,7 @@ from realtime.core.model_io import (
 )
 from realtime.runtime import gpu
 from realtime.runtime.binding import DeviceFrames
+from realtime.runtime.openvino_engine import OpenVinoSession
 from realtime.runtime.providers import CPU, CUDA, TENSORRT, TRT_MAX_SIDE, GpuTuning
 from realtime.runtime.providers import tensorrt_cache_dir as tensorrt_cache_dir
 from realtime.runtime.session import create_session
@@ -49,14 +52,16 @@ def _notice(message: str) -> None:
 
 
 class OnnxStylizer:
-    """A style network on ONNX Runtime: uint8 RGB frame (H, W, 3) in, same-size frame out.
+    """A style network on ONNX Runtime or OpenVINO: uint8 RGB frame (H, W, 3) in, same-size
+    frame out.
 
     The stages are separate so a benchmark can time them: ``preprocess`` (frame -> the
     session's input), ``infer`` (the session run), ``postprocess`` (its output -> frame);
     calling the stylizer does all three.
 
     Threads: it may be called from several threads at once on every provider (``stateless``):
-    ONNX Runtime sessions run concurrently, and on a GPU each thread has its own binding.
+    ONNX Runtime sessions run concurrently, on a GPU each thread has its own binding, and
+    OpenVINO gives each thread its own infer request.
     """
 
     def __init__(
@@ -79,6 +84,9 @@ class OnnxStylizer:
         self.info: ModelInfo = read_model_info(self.model_path)
         for notice in check_style_network(self.info, str(self.model_path)):
             _notice(notice)
+        # The card beside the file (a bundled or user style), else the one in its metadata:
+        # OpenVINO's --precision auto reads its bf16 record.
+        card = read_card(self.model_path) or self.info.card
         self.session, self.provider = create_session(
             self.model_path,
             config,
@@ -87,10 +95,25 @@ class OnnxStylizer:
             announce=announce,
             tuning=tuning,
             info=self.info,
+            card=card,
+        )
+        # Which engine runs it, and in which precision: the startup note's words, for the
+        # summaries, the panel's state and bench's table.
+        on_openvino = isinstance(self.session, OpenVinoSession)
+        self.engine = "openvino" if on_openvino else "onnxruntime"
+        # ONNX Runtime's CPU provider runs fp16 files upcast; its GPU providers as stored.
+        self.precision = (
+            self.session.precision
+            if on_openvino
+            else "fp32"
+            if self.provider == CPU
+            else (self.info.precision or "fp32")
         )
         self.style_name = style_name or self.info.style or self.model_path.stem
         self.min_side = self.info.min_side
-        self.on_gpu = self.provider != CPU
+        # An NVIDIA GPU through ONNX Runtime: device buffers, the GPU thread plan. OpenVINO,
+        # even on an Intel GPU (which shares the host's memory), keeps the CPU's plan.
+        self.on_gpu = self.provider in (CUDA, TENSORRT)
         # The largest long side a frame may have: a TensorRT engine is built for a range of
         # sizes (realtime.runtime.providers); frames beyond it are stylized smaller
         # (realtime.runtime.frames.clamp_size).
@@ -148,14 +171,19 @@ class OnnxStylizer:
             check_fits(needed, width, height, what, fix, available=memory[0])
 
     def warm_up(self, width: int, height: int) -> float:
-        """Run one frame of this size now, where the session is made, so the first real frame
-        does not pay for cuDNN's algorithm search (done per input size) or TensorRT's first
-        execution; returns the seconds it took. GPU sessions only: on the CPU a first frame
-        costs what any frame does, so nothing is run (0.0)."""
-        if not self.on_gpu:
-            return 0.0
+        """Get this frame size ready now, where the session is made, so the first real frame
+        does not pay for it; returns the seconds it took. On a GPU one frame runs (cuDNN's
+        algorithm search is done per input size, TensorRT's first execution); on OpenVINO the
+        network is compiled for the size (a tenth of a second), not run. On ONNX Runtime's
+        CPU provider a first frame costs what any frame does: nothing is done (0.0)."""
         start = time.perf_counter()
-        self.infer(self.preprocess(np.zeros((height, width, 3), np.uint8)))
+        tensor = np.zeros((height, width, 3), np.uint8)
+        if isinstance(self.session, OpenVinoSession):
+            self.session.prepare(self._feed(self.preprocess(tensor)))
+        elif self.on_gpu:
+            self.infer(self.preprocess(tensor))
+        else:
+            return 0.0
         seconds = time.perf_counter() - start
         log.debug("warmed up %s at %dx%d in %.2f s", self.style_name, width, height, seconds)
         return seconds
@@ -190,14 +218,20 @@ class OnnxStylizer:
             return np.ascontiguousarray(frame)[np.newaxis]
         return np.ascontiguousarray(frame.transpose(2, 0, 1)[np.newaxis], dtype=np.float32)
 
+    def _feed(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """The session's inputs for ``tensor``: the image, and a multi-style network's mix."""
+        feed = {self._input_name: tensor}
+        if self._mix is not None:
+            feed[STYLE_INPUT_NAME] = np.repeat(self._mix[None], tensor.shape[0], axis=0)
+        return feed
+
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """The session's input -> its output (a batch: float32 NCHW or uint8 NHWC)."""
-        extra = {}
-        if self._mix is not None:
-            extra[STYLE_INPUT_NAME] = np.repeat(self._mix[None], tensor.shape[0], axis=0)
+        feed = self._feed(tensor)
         if self._device is not None:
-            return self._device.run(tensor, extra)
-        return self.session.run([self._output_name], {self._input_name: tensor, **extra})[0]
+            del feed[self._input_name]
+            return self._device.run(tensor, feed)
+        return self.session.run([self._output_name], feed)[0]
 
     def postprocess(self, tensor: np.ndarray) -> np.ndarray:
         """The session's output -> uint8 (H, W, 3) RGB: float32 (1, 3, H, W) rounded to

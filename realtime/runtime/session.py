@@ -1,16 +1,20 @@
-"""The one ONNX Runtime session factory (``OnnxStylizer`` in ``realtime.runtime.engine`` runs
-frames through what it makes).
+"""The one session factory (``OnnxStylizer`` in ``realtime.runtime.engine`` runs frames through
+what it makes): ONNX Runtime's providers, and OpenVINO beside them.
 
-Provider policy (``EngineConfig.device``):
+Engine and provider policy (``EngineConfig.device``):
 
-- ``cpu``: CPUExecutionProvider with ``threads`` intra-op threads (default: one per core),
-  one inter-op thread, sequential execution, all graph optimisations.
+- ``cpu``: ONNX Runtime's CPUExecutionProvider with ``threads`` intra-op threads (default: one
+  per core), one inter-op thread, sequential execution, all graph optimisations; float32.
+- ``openvino``: OpenVINO's own runtime on the CPU (or an Intel GPU where a probe finds it
+  faster), in bf16 where the CPU has it natively and the style's card allows it, float32
+  otherwise (``realtime.runtime.openvino_engine``; ``EngineConfig.precision`` overrides).
 - ``cuda``: CUDAExecutionProvider. ``tensorrt``: TensorrtExecutionProvider, with CUDA after it
   for the nodes TensorRT cannot take (that fallback is per node, inside one session; the
   session must still list TensorRT first). fp16 mode is on for fp16 models or when asked.
   Each path's options, the TensorRT engine cache (keyed by the model's content) and its
   shape profile (built when the session is created) are in ``realtime.runtime.providers``.
-- ``auto``: CUDA when it really works here, otherwise CPU, with a notice saying why not.
+- ``auto``: CUDA when it really works here; else OpenVINO when it is installed and runs a
+  frame; else ONNX Runtime on the CPU. Each step not taken is a notice saying why.
 
 A GPU session is made in three checked steps; each failure is one line naming the problem and
 its fix (ProviderError for ``cuda``/``tensorrt``; for ``auto``, the reason CUDA was not used):
@@ -24,10 +28,13 @@ its fix (ProviderError for ``cuda``/``tensorrt``; for ``auto``, the reason CUDA 
 3. one run on a tiny frame: cuDNN is loaded only at the first convolution, so a missing or
    broken cuDNN shows here, not at the first live frame.
 
+An OpenVINO session also runs one tiny frame where it is made, so ``auto`` moves on at once
+from an OpenVINO that cannot run this network, and ``--device openvino`` fails in one line.
+
 On a GPU the graph takes uint8 NHWC frames (``realtime.runtime.gpu_graph``, ``GpuTuning``).
 
 ``create_session`` dispatches on the device to one maker per path (``_cpu_session``,
-``_gpu_session``, ``_auto_session``): another engine is one more maker and one more branch.
+``_openvino``, ``_gpu_session``, ``_auto_session``).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from realtime.core.config import DEVICES, EngineConfig
+from realtime.core.config import DEVICES, ENGINE_PRECISIONS, EngineConfig
 from realtime.core.errors import ProviderError, UserError, first_line
 from realtime.core.files import sha256_file
 from realtime.core.model_io import STYLE_INPUT_NAME, ModelInfo, read_model_info
@@ -209,16 +216,60 @@ def _gpu_session(
     return session
 
 
+def _openvino(
+    model_path: Path, config: EngineConfig, info: ModelInfo, card: dict[str, Any] | None
+) -> tuple[Any, str]:
+    """(an OpenVINO session that has run a tiny frame, why its precision), or
+    OpenVinoUnavailable; UserError where openvino is not installed."""
+    from realtime.runtime.openvino_engine import OpenVinoUnavailable, openvino_session
+
+    session, why = openvino_session(model_path, config, info, card)
+    try:
+        session.run(None, _smoke_feed(session, info))
+    except Exception as exc:  # noqa: BLE001 - any failure of the first run is the answer
+        raise OpenVinoUnavailable(f"the first run failed ({first_line(exc)})") from exc
+    return session, why
+
+
 def _auto_session(
     ort: Any, model_path: Path, config: EngineConfig, info: ModelInfo, fp16: bool,
-    cpu_upcast: bool, tuning: GpuTuning, announce: bool,
-) -> Any:  # fmt: skip
+    cpu_upcast: bool, tuning: GpuTuning, announce: bool, card: dict[str, Any] | None,
+) -> tuple[Any, str | None]:  # fmt: skip
+    """CUDA, else OpenVINO, else ONNX Runtime's CPU provider: (session, OpenVINO's why)."""
+    from realtime.runtime.openvino_engine import OpenVinoUnavailable
+
     try:
-        return _gpu_session(ort, model_path, "cuda", config, info, fp16, tuning)
+        return _gpu_session(ort, model_path, "cuda", config, info, fp16, tuning), None
     except _NoGpu as exc:
         if announce:
             _notice(f"CUDA not used: {exc}; running on CPU")
-    return _cpu_session(ort, model_path, config, cpu_upcast)
+    try:
+        return _openvino(model_path, config, info, card)
+    except OpenVinoUnavailable as exc:
+        why = str(exc)
+    except UserError as exc:
+        if config.precision != "auto":  # asked for explicitly: an error, not a detour
+            raise
+        why = str(exc)
+    if announce:
+        _notice(f"OpenVINO not used: {why}; running on ONNX Runtime's CPU provider")
+    return _cpu_session(ort, model_path, config, cpu_upcast), None
+
+
+def _check_precision(config: EngineConfig) -> None:
+    """``--precision`` is OpenVINO's: refused in one line with an engine that cannot honour it."""
+    if config.precision not in ENGINE_PRECISIONS:
+        raise UserError(
+            f"unknown precision {config.precision!r}; use one of {', '.join(ENGINE_PRECISIONS)}"
+        )
+    if config.precision == "auto" or config.device in ("auto", "openvino"):
+        return
+    if config.device == "cpu" and config.precision == "fp32":
+        return  # ONNX Runtime's CPU provider computes in float32 anyway
+    raise UserError(
+        f"--precision {config.precision} chooses OpenVINO's precision, and --device "
+        f"{config.device} runs the model's own; use --device openvino (or auto)"
+    )
 
 
 def create_session(
@@ -230,33 +281,41 @@ def create_session(
     announce: bool = True,
     tuning: GpuTuning | None = None,
     info: ModelInfo | None = None,
+    card: dict[str, Any] | None = None,
 ) -> tuple[Any, str]:
-    """Create an ONNX Runtime session for ``model_path`` as ``config`` asks.
+    """Create a session for ``model_path`` as ``config`` asks: ONNX Runtime's, or OpenVINO's
+    (``OpenVinoSession``, which answers the same calls).
 
     Returns ``(session, provider)`` where ``provider`` is the execution provider the session
-    really got (its first one). ``fp16`` enables TensorRT's fp16 mode (set it for fp16 models
-    or to trade precision for speed). ``cpu_upcast`` runs a model stored with float16 weights
-    as float32 when the session is on the CPU (``realtime.runtime.precision`` says why).
-    ``tuning``: the GPU graph and options (``GpuTuning``); ``info``: the model's, if read.
-    ``announce`` logs the provider the session got, and for ``auto`` why CUDA was not used, as
-    notices (the CLI shows them on stderr).
-    Raises ProviderError when an explicitly requested GPU provider cannot be used, and
-    UserError for an unknown device or a model ONNX Runtime cannot load.
+    really got (its first one; for OpenVINO "OpenVINO CPU (bf16)" and the like). ``fp16``
+    enables TensorRT's fp16 mode (set it for fp16 models or to trade precision for speed).
+    ``cpu_upcast`` runs a model stored with float16 weights as float32 when the session is on
+    ONNX Runtime's CPU provider (``realtime.runtime.precision`` says why).
+    ``tuning``: the GPU graph and options (``GpuTuning``); ``info``: the model's, if read;
+    ``card``: the style's card, whose bf16 record OpenVINO's ``--precision auto`` reads.
+    ``announce`` logs the engine the session got, and for ``auto`` why the engines before it
+    were not used, as notices (the CLI shows them on stderr).
+    Raises ProviderError when an explicitly requested engine cannot be used, and UserError
+    for an unknown device or a model the engine cannot load.
     """
     import onnxruntime as ort
 
     if config.device not in DEVICES:
         raise UserError(f"unknown device {config.device!r}; use one of {', '.join(DEVICES)}")
+    _check_precision(config)
     model_path = Path(model_path)
     tuning = tuning or GpuTuning()
+    why: str | None = None
     if config.device == "cpu":
         session = _cpu_session(ort, model_path, config, cpu_upcast)
     else:
         info = info or read_model_info(model_path)
         if config.device == "auto":
-            session = _auto_session(
-                ort, model_path, config, info, fp16, cpu_upcast, tuning, announce
+            session, why = _auto_session(
+                ort, model_path, config, info, fp16, cpu_upcast, tuning, announce, card
             )
+        elif config.device == "openvino":
+            session, why = _forced_openvino(model_path, config, info, card)
         else:
             try:
                 session = _gpu_session(ort, model_path, config.device, config, info, fp16, tuning)
@@ -266,6 +325,37 @@ def create_session(
                 ) from exc
     provider = session.get_providers()[0]
     if announce:
-        detail = f", {_threads(config)} threads" if provider == CPU else ""
-        _notice(f"ONNX Runtime {ort.__version__} on {provider}{detail}")
+        _notice(_engine_note(ort, session, provider, config, why))
     return session, provider
+
+
+def _forced_openvino(
+    model_path: Path, config: EngineConfig, info: ModelInfo, card: dict[str, Any] | None
+) -> tuple[Any, str]:
+    from realtime.runtime.openvino_engine import OpenVinoUnavailable
+
+    try:
+        return _openvino(model_path, config, info, card)
+    except OpenVinoUnavailable as exc:
+        raise ProviderError(
+            f"--device openvino: {exc}; fix that or use --device cpu (ONNX Runtime)"
+        ) from exc
+
+
+def _engine_note(
+    ort: Any, session: Any, provider: str, config: EngineConfig, why: str | None
+) -> str:
+    """The one startup line: the engine, its device, precision and threads."""
+    if provider == CPU:
+        return f"ONNX Runtime {ort.__version__} on {provider}, {_threads(config)} threads"
+    if why is not None:  # OpenVINO
+        from realtime.runtime.openvino_engine import version
+
+        threads = ""
+        if session.device == "CPU":
+            per_frame = session.threads // session.streams
+            threads = f", {per_frame} thread{'s' if per_frame > 1 else ''}" + (
+                f" per frame, {session.streams} frames at once" if session.streams > 1 else ""
+            )
+        return f"OpenVINO {version()} on {session.device}, {session.precision} ({why}){threads}"
+    return f"ONNX Runtime {ort.__version__} on {provider}"

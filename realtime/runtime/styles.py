@@ -291,8 +291,8 @@ def cpu_only_reason(engine: EngineConfig) -> str | None:
     ``--device auto`` then does."""
     from realtime.runtime.engine import gpu_unavailable_reason
 
-    if engine.device == "cpu":
-        return "--device cpu"
+    if engine.device in ("cpu", "openvino"):
+        return f"--device {engine.device}"
     if engine.device != "auto":
         return None
     reason = gpu_unavailable_reason()
