@@ -1,7 +1,9 @@
 """``realtime bench``: where the time goes, per stage and end to end, against a baseline.
 
-For each resolution it makes a synthetic H.264 clip (textured, moving: encoders and
-decoders do real work on it), then measures
+For each engine (``engine_variants``: with ``--device auto``, every engine and precision this
+machine has, side by side; otherwise the one asked for) and each resolution it makes a
+synthetic H.264 clip (textured, moving: encoders and decoders do real work on it), then
+measures
 
 - decode, preprocess, inference, postprocess and encode, each alone, in ms per frame;
 - the stylizer alone (preprocess + inference + postprocess) in fps;
@@ -40,7 +42,7 @@ from realtime.app.build import (
     settle_plan,
     throughput_plan,
 )
-from realtime.core.config import EncodeConfig, RunConfig
+from realtime.core.config import EncodeConfig, EngineConfig, RunConfig
 from realtime.core.errors import UserError
 from realtime.core.extras import missing_message, missing_module
 from realtime.media.video_file import stylize_video
@@ -58,6 +60,7 @@ RESOLUTIONS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
 @dataclass
 class BenchRow:
+    engine: str  # the provider the session got: "CPUExecutionProvider", "OpenVINO CPU (bf16)"
     resolution: str
     frames: int
     decode_ms: float
@@ -142,6 +145,7 @@ def bench_resolution(
     )
     baseline_fps = baseline(decoded[: max(3, frame_count // 2)]) if baseline else None
     return BenchRow(
+        engine=stylizer.provider,
         resolution=name,
         frames=frame_count,
         decode_ms=1000 * decode_s,
@@ -245,6 +249,8 @@ def versions() -> str:
     import onnxruntime
 
     parts = [f"onnxruntime {onnxruntime.__version__}", f"PyAV {av.__version__}"]
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        parts.insert(1, f"openvino {importlib.metadata.version('openvino')}")
     # From the installed metadata, not an import: torch takes seconds to import, and the
     # runtime install has none.
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
@@ -259,36 +265,68 @@ def eager_unavailable() -> str | None:
     return None if missing is None else missing_message("the PyTorch eager column", missing)
 
 
-def format_table(rows: list[BenchRow], provider: str) -> str:
+def format_table(rows: list[BenchRow]) -> str:
     header = (
-        "| resolution | frames | decode ms | pre ms | inference ms | post ms | encode ms "
-        "| model-only fps | PyTorch eager fps | model-only / eager | frames at once fps "
-        "| end-to-end fps | e2e / model-only |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| engine | resolution | frames | decode ms | pre ms | inference ms | post ms "
+        "| encode ms | model-only fps | PyTorch eager fps | model-only / eager "
+        "| frames at once fps | end-to-end fps | e2e / model-only |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
         eager = f"{r.baseline_fps:.2f}" if r.baseline_fps else "n/a"
         speedup = f"{r.speedup:.2f}x" if r.speedup else "n/a"
         lines.append(
-            f"| {r.resolution} | {r.frames} | {r.decode_ms:.1f} | {r.preprocess_ms:.1f} "
-            f"| {r.inference_ms:.1f} | {r.postprocess_ms:.1f} | {r.encode_ms:.1f} "
-            f"| {r.stylizer_fps:.2f} | {eager} | {speedup} | {r.parallel_fps:.2f} "
-            f"| {r.end_to_end_fps:.2f} "
+            f"| {r.engine} | {r.resolution} | {r.frames} | {r.decode_ms:.1f} "
+            f"| {r.preprocess_ms:.1f} | {r.inference_ms:.1f} | {r.postprocess_ms:.1f} "
+            f"| {r.encode_ms:.1f} | {r.stylizer_fps:.2f} | {eager} | {speedup} "
+            f"| {r.parallel_fps:.2f} | {r.end_to_end_fps:.2f} "
             f"| {100 * r.end_to_end_ratio:.0f}% |"
         )
-    return f"Provider: {provider}\n\n" + header + "\n".join(lines) + "\n"
+    return header + "\n".join(lines) + "\n"
+
+
+def rows_as_dicts(rows: list[BenchRow]) -> list[dict[str, object]]:
+    """The rows for ``bench --json``: every field, and the two ratios."""
+    return [
+        {**dataclasses.asdict(r), "end_to_end_ratio": r.end_to_end_ratio, "speedup": r.speedup}
+        for r in rows
+    ]
+
+
+def engine_variants(engine: EngineConfig) -> list[EngineConfig]:
+    """The engines ``bench`` compares: with ``--device auto``, each one this machine can run
+    (CUDA where an NVIDIA GPU works, OpenVINO in fp32 and, where the CPU has it, bf16, and
+    ONNX Runtime's CPU provider), so one run shows them side by side; otherwise the one
+    asked for."""
+    from realtime.runtime import openvino_engine
+    from realtime.runtime.engine import gpu_unavailable_reason
+
+    if engine.device != "auto":
+        return [engine]
+    variants = []
+    if gpu_unavailable_reason() is None:
+        variants.append(dataclasses.replace(engine, device="cuda"))
+    if openvino_engine.installed():
+        precisions = ["fp32", "bf16"] if openvino_engine.has_native_bf16() else ["fp32"]
+        if engine.precision != "auto":
+            precisions = [engine.precision]
+        for precision in precisions:
+            variants.append(dataclasses.replace(engine, device="openvino", precision=precision))
+    variants.append(dataclasses.replace(engine, device="cpu", precision="auto"))
+    return variants
 
 
 def run_bench(
     config: RunConfig,
-    stylizer: OnnxStylizer,
+    stylizers: list[OnnxStylizer],
     resolutions: list[str],
     frames: int,
     baseline: Baseline | None,
     log: Callable[[str], None],
 ) -> list[BenchRow]:
-    """Rows for ``resolutions``, with one stylizer (one session) for all of them."""
+    """Rows for each of ``stylizers`` (one per engine, ``engine_variants``) at each of
+    ``resolutions``; the PyTorch eager baseline is measured once per resolution."""
     unknown = [r for r in resolutions if r not in RESOLUTIONS]
     if unknown:
         raise UserError(
@@ -299,15 +337,44 @@ def run_bench(
     why = eager_unavailable() if baseline is None else None
     if why:
         log(f"bench: {why}")
-    rows = []
+    rows: list[BenchRow] = []
+    eager: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory(prefix="realtime-bench-") as tmp:
-        for name in resolutions:
-            log(f"bench: {name} ({frames} frames) ...")
-            row = bench_resolution(name, frames, config, stylizer, baseline, Path(tmp))
-            log(
-                f"bench: {name}: stylizer {row.stylizer_fps:.2f} fps, end-to-end "
-                f"{row.end_to_end_fps:.2f} fps"
-                + (f", PyTorch eager {row.baseline_fps:.2f} fps" if row.baseline_fps else "")
-            )
-            rows.append(row)
+        for stylizer in stylizers:
+            # Each engine's own video pipeline: the plan follows its session (settle_plan).
+            engine = _engine_config(config.engine, stylizer)
+            run = dataclasses.replace(config, engine=engine)
+            for name in resolutions:
+                log(f"bench: {stylizer.provider}, {name} ({frames} frames) ...")
+                once = _once(eager, name, baseline)
+                row = bench_resolution(name, frames, run, stylizer, once, Path(tmp))
+                log(
+                    f"bench: {stylizer.provider}, {name}: stylizer {row.stylizer_fps:.2f} fps, "
+                    f"end-to-end {row.end_to_end_fps:.2f} fps"
+                    + (f", PyTorch eager {row.baseline_fps:.2f} fps" if row.baseline_fps else "")
+                )
+                rows.append(row)
     return rows
+
+
+def _engine_config(asked: EngineConfig, stylizer: OnnxStylizer) -> EngineConfig:
+    """The engine settings that open ``stylizer``'s engine again, for the video pipeline."""
+    from realtime.runtime.engine import CUDA, TENSORRT
+
+    if stylizer.engine == "openvino":
+        return dataclasses.replace(asked, device="openvino", precision=stylizer.precision)
+    device = {CUDA: "cuda", TENSORRT: "tensorrt"}.get(stylizer.provider, "cpu")
+    return dataclasses.replace(asked, device=device, precision="auto")
+
+
+def _once(cache: dict[str, float | None], name: str, baseline: Baseline | None) -> Baseline | None:
+    """``baseline`` measured at the first engine of a resolution, reused for the others."""
+    if baseline is None:
+        return None
+
+    def measured(frames: list[np.ndarray]) -> float | None:
+        if name not in cache:
+            cache[name] = baseline(frames)
+        return cache[name]
+
+    return measured

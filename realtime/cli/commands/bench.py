@@ -4,6 +4,8 @@ eager on the same network."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -39,38 +41,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--markdown", type=Path, default=None, help="append the result table to this file"
     )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object (every row) instead"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime.app.bench import format_table, machine_description, run_bench, versions
+    from realtime.app.bench import (
+        engine_variants,
+        format_table,
+        machine_description,
+        rows_as_dicts,
+        run_bench,
+        versions,
+    )
     from realtime.app.build import stylizer_for
     from realtime.cli.wiring import TorchWiring
 
     torch = TorchWiring()
     config = run_config(args)
-    stylizer, entry = stylizer_for(config, torch.exporter)
+    # One stylizer per engine: with --device auto, every engine this machine has.
+    stylizers, entry = [], None
+    for engine in engine_variants(config.engine):
+        stylizer, entry = stylizer_for(dataclasses.replace(config, engine=engine), torch.exporter)
+        stylizers.append(stylizer)
     style = config.style or entry.name
     checkpoint = Path(style) if style.endswith((".pth", ".pt")) else None
-    arch = "lite" if stylizer.info.arch == ARCH_LITE else "full"
+    arch = "lite" if stylizers[0].info.arch == ARCH_LITE else "full"
     baseline = (
         None if args.no_baseline else torch.eager_baseline(checkpoint, config.engine.threads, arch)
     )
     resolutions = [r.strip() for r in args.resolutions.split(",") if r.strip()]
     rows = run_bench(
         config,
-        stylizer,
+        stylizers,
         resolutions,
         args.frames,
         baseline=baseline,
         log=lambda line: print(line, file=sys.stderr),
     )
     command = "realtime bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "realtime bench"
-    table = format_table(rows, stylizer.provider)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "style": style,
+                    "versions": versions(),
+                    "command": command,
+                    "machine": machine_description(),
+                    "rows": rows_as_dicts(rows),
+                }
+            )
+        )
+        return 0  # fmt: skip
     report = (
         f"### {date.today().isoformat()}: {machine_description()}\n\n"
         f"Style `{style}`, {versions()}, x264 preset {config.encode.preset} crf "
-        f"{config.encode.crf}. Command: `{command}`\n\n{table}"
+        f"{config.encode.crf}. Command: `{command}`\n\n{format_table(rows)}"
     )
     print(report)
     if args.markdown:
