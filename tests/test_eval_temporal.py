@@ -16,7 +16,7 @@ from realtime.cli.main import main
 from realtime.core.config import EncodeConfig
 from realtime.core.errors import UserError
 from realtime.media.video_sink import VideoFileSink
-from realtime.temporal.metrics import evaluate_temporal
+from realtime.temporal.metrics import evaluate_temporal, gradient_magnitude
 from realtime.temporal.stage import temporal_stage
 
 WIDTH, HEIGHT, FRAMES = 160, 96, 12
@@ -86,11 +86,34 @@ def test_text_output_has_one_line_per_metric(clips, capsys) -> None:
     args = ["eval", "temporal", str(clips["input"]), str(clips["smooth"]), "--quiet"]
     assert main(args) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("warping error: 0.")
-    assert f"{FRAMES - 1} frame pairs" in lines[0]
+    assert [line.split(":")[0] for line in lines] == ["warping error", "sharpness"]
+    assert lines[0].startswith("warping error: 0.") and f"{FRAMES - 1} frame pairs" in lines[0]
     assert main([*args, "--reference", str(clips["flicker"])]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["warping error", "style change vs reference"]
+    assert [line.split(":")[0] for line in lines] == [
+        "warping error", "style change vs reference", "sharpness",
+    ]  # fmt: skip
+    assert "of the reference's" in lines[2]
+
+
+def test_sharpness_is_the_mean_sobel_gradient_in_grey_levels_per_pixel() -> None:
+    ramp = np.tile(np.arange(64, dtype=np.uint8)[None, :, None], (32, 1, 3))
+    # One grey level per pixel, away from the replicated border columns.
+    assert gradient_magnitude(ramp[:, 1:-1]) == pytest.approx(1.0, abs=0.05)
+    assert gradient_magnitude(np.full((32, 64, 3), 90, np.uint8)) == 0.0
+
+
+def test_sharpness_ratio_falls_for_a_blur_and_not_for_the_reference_itself() -> None:
+    base = textured(2 * WIDTH, 2 * HEIGHT, seed=3)
+    frames = [pan_zoom_frame(base, index, WIDTH, HEIGHT) for index in range(4)]
+    stylized = [255 - frame for frame in frames]  # the "reference": any other sharp video
+    blurred = [cv2.GaussianBlur(frame, (0, 0), 1.5) for frame in stylized]
+    same = evaluate_temporal(frames, stylized, stylized)
+    soft = evaluate_temporal(frames, blurred, stylized)
+    assert same.sharpness_ratio == pytest.approx(1.0)
+    assert soft.sharpness_ratio < 0.7
+    assert soft.sharpness == pytest.approx(np.mean([gradient_magnitude(f) for f in blurred]))
+    assert evaluate_temporal(frames, blurred).sharpness_ratio is None
 
 
 def test_cli_metric_equals_library_metric_on_decoded_frames(clips, capsys) -> None:
@@ -104,6 +127,7 @@ def test_cli_metric_equals_library_metric_on_decoded_frames(clips, capsys) -> No
     cli = eval_json(capsys, clips["input"], clips["smooth"])
     assert cli["warping_error"] == pytest.approx(library.warping_error, rel=1e-9)
     assert cli["style_change"] is None
+    assert cli["sharpness"] == pytest.approx(library.sharpness, rel=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Temporal-consistency metrics for a stylized video: warping error and style change.
+"""Temporal-consistency metrics for a stylized video: warping error, style change, sharpness.
 
 Frames are uint8 RGB ``(H, W, 3)``, read as RGB in [0, 1]. ``I_t`` are the input frames,
 ``O_t`` the stylized output frames, ``R_t`` a reference stylization (the same network with
@@ -21,11 +21,16 @@ frame warped onto it, over the pixels the mask keeps, averaged over frame pairs.
 - no motion boundary (Ruder et al. 2016, eq. 8): ``|grad b_x|^2 + |grad b_y|^2 <=
   0.01 * |b|^2 + 0.002``;
 
-all in pixels of the full frame. Flow is OpenCV's Farneback (a different algorithm family
-from the DIS flow the ``flow`` stage uses, so the stage's flow errors are not excused by
-the same errors in the metric) on grayscale inputs downscaled to a long side of at most
-``METRIC_FLOW_LONG_SIDE`` px, then upscaled and rescaled. The stage's other tuned settings
-(its resolution, looser motion-boundary test, photometric weight, erosion) are not used.
+all in pixels of the full frame. Flow is OpenCV's DIS, refined down to full resolution
+(``dis-fine``: the medium preset with finest scale 0), on grayscale inputs downscaled to a
+long side of at most ``METRIC_FLOW_LONG_SIDE`` px, then upscaled and rescaled. It is not the
+stage's flow (DIS's fast preset, which stops at a quarter of a 320-px copy), so the stage's
+flow errors are not excused by the same errors here. Until 2026-12 the metric used
+Farneback, chosen as a different algorithm family; on the real motion of ``cockatoo.mp4``
+it mis-tracked: the previous *input* warped with it differed from the current input by 2.7
+grey levels (mean absolute, over the pixels its own mask kept) against 1.4 with
+``dis-fine``, and a flow that misses by a pixel charges every sharp stroke as flicker, so
+the metric rewarded blur (docs/TEMPORAL.md, "Where the softening comes from").
 Pairs whose mask is empty are skipped and counted. Lower is better; 0 means perfectly
 motion-consistent. The inputs' own warping error is reported beside it: the floor that
 flow errors and lighting changes leave even for a perfectly consistent video. Lai et al.
@@ -40,6 +45,16 @@ how far the stylization itself is from the input. 0 means the output is the refe
 means the output differs from the reference as much as the reference differs from the
 input. Temporal blending removes flicker, which also counts here, so a small S is expected;
 a large S means the style was washed out or smeared.
+
+**Sharpness** (what a blend must not take away while it removes flicker):
+
+    G(X) = mean over pixels of sqrt(Sx^2 + Sy^2) / 8
+
+the mean gradient magnitude of the grey frame (BT.601 luma, 0..255) with 3x3 Sobel
+filters (``/ 8``: a ramp of one grey level per pixel scores 1), summed over frames. Reported
+as ``G(output)`` per frame and, with a reference, as ``G(output) / G(reference)``: 1 keeps
+every stroke's edges as sharp as the unblended stylization; averaging strokes that do not
+line up, or resampling them again and again, lowers it.
 """
 
 from __future__ import annotations
@@ -47,6 +62,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 
 from realtime.core.errors import UserError
@@ -62,7 +78,7 @@ from realtime.vision.flow import (
 )
 
 Frame = np.ndarray
-METRIC_FLOW_METHOD = "farneback"
+METRIC_FLOW_METHOD = "dis-fine"
 METRIC_FLOW_LONG_SIDE = 640
 
 
@@ -75,6 +91,8 @@ class TemporalScores:
     input_warping_error: float  # the same measure on the input frames: the floor
     valid_fraction: float  # mean share of pixels the mask kept, over scored pairs
     style_change: float | None = None  # against the reference; None without one
+    sharpness: float = 0.0  # mean gradient magnitude of the output, grey levels per pixel
+    sharpness_ratio: float | None = None  # the output's sharpness / the reference's
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -159,6 +177,34 @@ class StyleChangeMeter:
         return self._changed / self._stylized
 
 
+def gradient_magnitude(frame: Frame) -> float:
+    """Mean Sobel gradient magnitude of the grey frame, grey levels per pixel."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    dx = cv2.Sobel(grey, cv2.CV_32F, 1, 0)
+    dy = cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    return float(cv2.magnitude(dx, dy).mean()) / 8.0
+
+
+class SharpnessMeter:
+    """Sharpness of the output and, if given, of the reference, frame by frame."""
+
+    def __init__(self) -> None:
+        self._output = 0.0
+        self._reference = 0.0
+        self._frames = 0
+
+    def add(self, output_frame: Frame, reference_frame: Frame | None = None) -> None:
+        self._output += gradient_magnitude(output_frame)
+        if reference_frame is not None:
+            self._reference += gradient_magnitude(reference_frame)
+        self._frames += 1
+
+    def result(self) -> tuple[float, float | None]:
+        """(mean sharpness of the output, output / reference or None without one)."""
+        output = self._output / max(self._frames, 1)
+        return output, (self._output / self._reference if self._reference > 0 else None)
+
+
 def _check_frame(frame: Frame, name: str, index: int, expected: tuple[int, ...] | None) -> None:
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"{name} frame {index}: expected uint8 (H, W, 3), got {frame.shape}")
@@ -211,6 +257,7 @@ def evaluate_temporal(
         streams["reference"] = references
     warping = WarpingErrorMeter(flow_method, flow_long_side)
     style = StyleChangeMeter() if references is not None else None
+    sharpness = SharpnessMeter()
     frames = 0
     shape: tuple[int, ...] | None = None
     for group in _aligned(streams):
@@ -220,6 +267,7 @@ def evaluate_temporal(
         warping.add(group[0], group[1])
         if style is not None:
             style.add(group[0], group[1], group[2])
+        sharpness.add(group[1], group[2] if style is not None else None)
         frames += 1
         if on_frame is not None:
             on_frame()
@@ -232,4 +280,6 @@ def evaluate_temporal(
         input_warping_error=input_error,
         valid_fraction=valid,
         style_change=style.result() if style is not None else None,
+        sharpness=sharpness.result()[0],
+        sharpness_ratio=sharpness.result()[1],
     )

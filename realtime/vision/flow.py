@@ -40,7 +40,18 @@ _DIS_PRESETS = {
     "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "dis-medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
-ESTIMATORS = (*_DIS_PRESETS, "farneback")
+# Presets refined further down than they stop (the fast one at a quarter of the frame, the
+# medium one at a half): ``dis-fast-half`` is the fast preset refined to half resolution,
+# for the video's temporal stage (a stroke survives the blend only where the flow is right
+# to the pixel; about a fifth of dis-medium's time at 640x360 for the same result there,
+# docs/TEMPORAL.md); ``dis-fine`` is the medium preset refined to full resolution, the most
+# accurate flow OpenCV's main modules have, for the warping-error metric
+# (realtime.temporal.metrics), where accuracy matters more than speed.
+_REFINED = {
+    "dis-fast-half": (cv2.DISOPTICAL_FLOW_PRESET_FAST, 1),
+    "dis-fine": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 0),
+}
+ESTIMATORS = (*_DIS_PRESETS, *_REFINED, "farneback")
 
 # DIS and Farneback need a few pyramid levels' worth of pixels; below this they return
 # noise, and so little content is useless for flow anyway.
@@ -78,6 +89,15 @@ def to_gray(frame: Frame) -> Frame:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
+def _dis(method: str) -> cv2.DISOpticalFlow | None:
+    if method in _REFINED:
+        preset, finest_scale = _REFINED[method]
+        dis = cv2.DISOpticalFlow_create(preset)
+        dis.setFinestScale(finest_scale)
+        return dis
+    return cv2.DISOpticalFlow_create(_DIS_PRESETS[method]) if method in _DIS_PRESETS else None
+
+
 class FlowEstimator:
     """Dense flow between two uint8 grayscale frames of the same size.
 
@@ -88,9 +108,7 @@ class FlowEstimator:
         if method not in ESTIMATORS:
             raise ValueError(f"unknown flow estimator {method!r}; use one of {ESTIMATORS}")
         self.method = method
-        self._dis = (
-            cv2.DISOpticalFlow_create(_DIS_PRESETS[method]) if method in _DIS_PRESETS else None
-        )
+        self._dis = _dis(method)
 
     def __call__(self, a: Frame, b: Frame) -> Flow:
         """``flow(a, b)``: for each pixel of ``a``, its displacement into ``b``."""
