@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from realtime.temporal.metrics import evaluate_temporal
-from realtime.temporal.stage import FLOW_LONG_SIDE, FLOW_METHOD, temporal_stage
+from realtime.temporal.stage import FAST, SHARP, temporal_stage
 
 RESOLUTIONS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -88,8 +88,8 @@ def flickering(frames: list[np.ndarray], sigma: float, seed: int = 1) -> list[np
     return out
 
 
-def measure(mode: str, strength: float, frames: list[np.ndarray]) -> list[float]:
-    stage = temporal_stage(mode, strength)
+def measure(mode: str, strength: float, frames: list[np.ndarray], live: bool) -> list[float]:
+    stage = temporal_stage(mode, strength, fast=live)
     if stage is None:
         raise SystemExit(f"mode {mode!r} with strength {strength} makes no stage to time")
     stylized = [colour_map(f) for f in frames]
@@ -120,14 +120,14 @@ def quality(args: argparse.Namespace) -> None:
     print(
         f"# temporal stage quality: {where}, {width}x{height}, {len(frames)} frames, "
         f"colour-map style + flicker sigma {args.flicker}, strength {args.strength}, "
-        f"flow {FLOW_METHOD} at long side {FLOW_LONG_SIDE}"
+        f"{_quality(args.live)}"
     )
     stylized = flickering(frames, args.flicker)
     print("| mode | warping error | vs off | style change | pixels scored |")
     print("|---|---|---|---|---|")
     baseline = None
     for mode in ("off", "ema", "flow"):
-        stage = temporal_stage(mode, args.strength)
+        stage = temporal_stage(mode, args.strength, live=args.live)
         outputs = (
             [stage(s, f) for s, f in zip(stylized, frames, strict=True)] if stage else stylized
         )
@@ -137,6 +137,14 @@ def quality(args: argparse.Namespace) -> None:
             f"| {mode} | {scores.warping_error:.6f} | {scores.warping_error / baseline:.1%} | "
             f"{scores.style_change:.1%} | {scores.valid_fraction:.1%} |"
         )
+
+
+def _quality(live: bool) -> str:
+    quality = FAST if live else SHARP
+    return (
+        f"{'webcam (FAST)' if live else 'video (SHARP)'} stage: flow {quality.flow_method} at "
+        f"long side {quality.flow_long_side}, detail gain up to {quality.detail_gain}"
+    )
 
 
 def write_clip(args: argparse.Namespace) -> None:
@@ -161,6 +169,7 @@ def main() -> None:
     parser.add_argument("--resolutions", default="360p,720p", help="from 360p, 720p, 1080p")
     parser.add_argument("--modes", default="ema,flow", help="comma-separated: ema, flow")
     parser.add_argument("--strength", type=float, default=0.7)
+    parser.add_argument("--live", action="store_true", help="the webcam's stage (FAST)")
     parser.add_argument("--quality", action="store_true", help="flicker and style, not time")
     parser.add_argument("--clip", default=None, help="--quality on this video's frames")
     parser.add_argument("--flicker", type=float, default=8.0, help="noise sigma, grey levels")
@@ -182,7 +191,7 @@ def main() -> None:
         f"# temporal stage cost: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} logical CPUs (shared with other work: medians), "
         f"OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads, "
-        f"flow {FLOW_METHOD} at long side {FLOW_LONG_SIDE}, strength {args.strength}"
+        f"{_quality(args.live)}, strength {args.strength}"
     )
     print("| resolution | mode | median ms | p90 ms | frames |")
     print("|---|---|---|---|---|")
@@ -191,7 +200,7 @@ def main() -> None:
             raise SystemExit(f"unknown resolution {name!r}; use {', '.join(RESOLUTIONS)}")
         frames = clip(*RESOLUTIONS[name], args.frames)
         for mode in (m.strip() for m in args.modes.split(",") if m.strip()):
-            times = measure(mode, args.strength, frames)
+            times = measure(mode, args.strength, frames, args.live)
             p90 = statistics.quantiles(times, n=10)[-1]
             print(
                 f"| {name} | {mode} | {statistics.median(times):.2f} | {p90:.2f} | {len(times)} |"

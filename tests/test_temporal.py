@@ -259,3 +259,63 @@ def test_match_contrast_gives_back_lost_texture_and_keeps_brightness() -> None:
     # More contrast in the blend than in the fresh frame is never reduced.
     flat = np.full_like(fresh, 128)
     assert np.array_equal(match_contrast(fresh, flat), fresh)
+
+
+def test_restore_detail_gives_back_the_finest_band_capped_and_never_down() -> None:
+    from realtime.temporal.stage import DETAIL_SIGMA, restore_detail
+
+    def band_std(image: np.ndarray) -> np.ndarray:
+        x = image.astype(np.float32)
+        return (x - cv2.GaussianBlur(x, (0, 0), DETAIL_SIGMA)).reshape(-1, 3).std(axis=0)
+
+    rng = np.random.default_rng(6)
+    fresh = textured(96, 64, seed=6)
+    other = textured(96, 64, seed=7)
+    # Two unaligned textures averaged: the finest band loses the most.
+    blended = ((fresh.astype(np.int32) + other) // 2).astype(np.uint8)
+    assert np.array_equal(restore_detail(blended, fresh, 1.0), blended)  # 1: off
+    restored = restore_detail(blended, fresh, 3.0)
+    assert np.all(band_std(blended) < 0.8 * band_std(fresh))
+    # The band is scaled by std(fresh band) / std(blend band); filtering the result again
+    # gives less than that (a high-pass is not idempotent): about half of the gap here.
+    lost, regained = band_std(fresh) - band_std(blended), band_std(restored) - band_std(blended)
+    assert np.all(regained > 0.4 * lost) and np.all(band_std(restored) < band_std(fresh))
+    band = blended.astype(np.float32) - cv2.GaussianBlur(blended.astype(np.float32), (0, 0), 1.5)
+    change = restored.astype(np.float32) - blended
+    assert np.corrcoef(change.ravel(), band.ravel())[0, 1] > 0.95  # the blend's own detail
+    capped = restore_detail(blended, fresh, 1.1)
+    assert np.all(band_std(capped) < 1.15 * band_std(blended))
+    # The blend's own coarse picture and brightness stay.
+    assert abs(float(restored.mean()) - float(blended.mean())) < 1.0
+    # A blend with more detail than the fresh frame keeps it (never down).
+    flat = np.clip(fresh.astype(np.int16) // 4 + 96 + rng.integers(0, 2, fresh.shape), 0, 255)
+    assert np.array_equal(restore_detail(fresh, flat.astype(np.uint8), 2.0), fresh)
+
+
+def test_video_stage_works_harder_than_the_live_one() -> None:
+    from realtime.live.look import TemporalSlot
+    from realtime.temporal.stage import FAST, SHARP
+
+    video = temporal_stage("flow")
+    live = temporal_stage("flow", fast=True)
+    assert isinstance(video, FlowSmoother) and video.quality == SHARP
+    assert isinstance(live, FlowSmoother) and live.quality == FAST
+    assert SHARP.flow_long_side > FAST.flow_long_side and SHARP.detail_gain > 1.0
+    slot = TemporalSlot("flow", 0.7, on=True)
+    assert slot.stage.quality == FAST  # type: ignore[union-attr]
+    slot.set(True, 0.5)
+    assert slot.stage.quality == FAST  # type: ignore[union-attr]
+
+
+def test_a_gpu_video_gets_the_fast_stage_and_a_cpu_one_the_sharp_stage(style_onnx) -> None:
+    from realtime.app.build import build_processor
+    from realtime.runtime.engine import OnnxStylizer
+    from realtime.temporal.stage import FAST, SHARP
+
+    stylizer = OnnxStylizer(style_onnx, EngineConfig(device="cpu"), announce=False)
+    for fast, quality in ((False, SHARP), (True, FAST)):
+        processor = build_processor(stylizer, ProcessConfig(), fast_temporal=fast)
+        (stage,) = processor.at_process_size
+        assert isinstance(stage, FlowSmoother) and stage.quality == quality
+    still = build_processor(stylizer, ProcessConfig(), still=True)
+    assert still.at_process_size == []

@@ -182,10 +182,11 @@ def open_stylizer(
     return stylizer, entry
 
 
-def temporal_maker(process: ProcessConfig) -> Callable[[], Stage | None]:
-    """A maker of fresh temporal stages for ``process`` (None from it: off). Checked now."""
+def temporal_maker(process: ProcessConfig, fast: bool = False) -> Callable[[], Stage | None]:
+    """A maker of fresh temporal stages for ``process`` (None from it: off), the ``fast``
+    ones where the frame budget is tight (realtime.temporal.stage.FAST). Checked now."""
     check_temporal(process.temporal, process.temporal_strength)
-    return lambda: temporal_stage(process.temporal, process.temporal_strength)
+    return lambda: temporal_stage(process.temporal, process.temporal_strength, fast=fast)
 
 
 def check_processing_size(
@@ -223,18 +224,20 @@ def build_processor(
     refiners: Sequence[Stage] = (),
     still: bool = False,
     workers: int = 1,
+    fast_temporal: bool = False,
 ) -> FrameProcessor:
     """The frame processor of one stream: ``stylize`` at the processing size, then
     ``refiners`` and the temporal stage, then the look stages at the output size.
 
     With ``source_size`` the processing size is checked now, and a GPU session warmed up at it
     (``check_processing_size``). A ``still`` image has no temporal stage (there is no previous
-    frame to be consistent with) and no warm-up (its one frame is the work).
-    A live run builds its own, with stages it can change by name (``realtime.app.live``).
+    frame to be consistent with) and no warm-up (its one frame is the work). ``fast_temporal``:
+    the temporal stage that keeps up with a GPU (a CPU's network leaves time for the sharper
+    one). A live run builds its own, with stages it can change by name (``realtime.app.live``).
     """
     if source_size is not None:
         check_processing_size(stylize, process, source_size, workers, warm=not still)
-    temporal = None if still else temporal_maker(process)()
+    temporal = None if still else temporal_maker(process, fast_temporal)()
     at_process_size = [*refiners, *([temporal] if temporal is not None else [])]
     return FrameProcessor(
         stylize,

@@ -88,7 +88,11 @@ def _network_job(
     config = apply_plan(config, plan)
     workers = plan.inference_workers
     processor = build_processor(
-        stylizer, config.process, source_size=(info.width, info.height), workers=workers
+        stylizer,
+        config.process,
+        source_size=(info.width, info.height),
+        workers=workers,
+        fast_temporal=stylizer.on_gpu,
     )
     config = dataclasses.replace(config, encode=encode_for(config.encode, stylizer))
     return VideoJob(

@@ -45,7 +45,7 @@ class TemporalSlot:
         check_temporal(mode, strength)
         self.mode = "flow" if mode == "off" else mode
         self.strength = strength
-        self.stage: Stage | None = temporal_stage(self.mode, strength) if on else None
+        self.stage: Stage | None = temporal_stage(self.mode, strength, fast=True) if on else None
 
     @classmethod
     def for_process(cls, process: ProcessConfig) -> TemporalSlot:
@@ -63,7 +63,7 @@ class TemporalSlot:
             self.strength = float(strength)
         if on and self.strength == 0:
             raise UserError("temporal smoothing is off at --temporal-strength 0; give 0.1 to 1")
-        self.stage = temporal_stage(self.mode, self.strength) if on else None
+        self.stage = temporal_stage(self.mode, self.strength, fast=True) if on else None
 
     def reset(self) -> None:
         """Forget the history, e.g. at a style switch: the old style would bleed into the new."""
@@ -71,7 +71,7 @@ class TemporalSlot:
         if reset is not None:
             reset()
         elif self.stage is not None:
-            self.stage = temporal_stage(self.mode, self.strength)
+            self.stage = temporal_stage(self.mode, self.strength, fast=True)
 
     def __call__(self, frame: Frame, source: Frame) -> Frame:
         return frame if self.stage is None else self.stage(frame, source)

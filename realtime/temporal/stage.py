@@ -9,8 +9,10 @@ output:
   cur``. No motion compensation, so anything that moves leaves a trail: the baseline.
 - ``flow``: the previous output is first warped into the current frame with dense optical
   flow (OpenCV's DIS) estimated on the *input* frames, on grayscale copies downscaled to at
-  most ``FLOW_LONG_SIDE`` pixels, then upscaled and rescaled. It is blended only where that
-  warp can be trusted:
+  most the quality's long side (``SHARP``: 640 px, DIS fast refined to half of it, for
+  ``video`` and ``batch`` on a CPU; ``FAST``: 320 px, DIS fast, for ``webcam`` and a GPU),
+  then upscaled and rescaled.
+  It is blended only where that warp can be trusted:
 
       out = m * (a * warp(prev_out) + (1 - a) * cur) + (1 - m) * cur
 
@@ -24,10 +26,13 @@ output:
     is not used.
   Since the output is recursive, a stroke survives along its motion path about
   ``1 / (1 - a)`` frames: flicker averages out while moving objects carry their style.
-  Averaging strokes that do not line up exactly lowers the contrast, so the blend's
-  per-channel standard deviation is matched to the fresh stylization's (``match_contrast``).
-  The warp is bilinear: bicubic kept a little more stroke detail but cost more at 720p than
-  the whole stage may take (docs/TEMPORAL.md, "Measurements moved from the code").
+  Averaging strokes that do not line up exactly takes most from the finest detail and
+  lowers the contrast. ``SHARP`` gives the blend's finest band the energy of the fresh
+  stylization's (``restore_detail``); both match the blend's per-channel standard deviation
+  to the fresh stylization's (``match_contrast``). A stroke a pixel wide survives the blend
+  only where the flow is right to the pixel: ``SHARP``'s flow is what keeps the video
+  sharp, and ``FAST`` keeps the cheaper one the webcam's frame budget allows
+  (docs/TEMPORAL.md, "Where the softening comes from"). The warp is bilinear in both.
 
 Scene cuts reset the state (the next output is the stylized frame as is): a large change in
 the grayscale histogram of the inputs (both modes), a low correlation of tiny grey
@@ -46,6 +51,7 @@ levels of a constant input rather than exactly on it.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -66,12 +72,37 @@ from realtime.vision.flow import (
     warp,
 )
 
+
+@dataclass(frozen=True)
+class FlowQuality:
+    """How hard the flow stage works: its flow, and how much fine detail it gives back.
+
+    A stroke a pixel wide can only be carried to the next frame by a flow right to the
+    pixel; where the flow misses, blending averages two strokes into a blur, and the warping
+    error charges the miss as flicker. DIS's fast preset at 320 px stops at an 80x45 grid.
+    """
+
+    flow_method: str
+    flow_long_side: int
+    # Cap of the per-channel gain that gives the blend's finest detail (below a Gaussian of
+    # DETAIL_SIGMA) the energy of the fresh stylization's; 1 turns it off (restore_detail).
+    detail_gain: float
+
+
+# ``video`` and ``batch`` on a CPU: the flow at 640 px, refined to half of that, and the
+# detail given back. Against FAST on the first 100 frames of cockatoo.mp4 with mosaic-lite:
+# warping error -62% of --temporal off instead of -55%, sharpness 0.96 of off's instead of
+# 0.70, style distance -2% instead of +6% (docs/TEMPORAL.md, "Stable and sharp").
+SHARP = FlowQuality(flow_method="dis-fast-half", flow_long_side=640, detail_gain=1.3)
+# ``webcam``, and ``video`` on a GPU: the stage as it was, within a tight frame budget (flow
+# about 1 ms at 320 px). SHARP costs about 20 ms a 360p frame more on this 2-core CPU: more
+# than the 5% of its fps the lite network's live run may lose, and a serial step that would
+# set the pace of a GPU's video run.
+FAST = FlowQuality(flow_method="dis-fast", flow_long_side=320, detail_gain=1.0)
 # The stage's own tuning. These are deliberately not the metric's settings
-# (realtime.temporal.metrics): other estimator, other resolution, an extra photometric term.
-# Flow resolution: 640 smoothed real video hardly better than 320, for several times the
-# flow time (docs/TEMPORAL.md, "Measurements moved from the code").
-FLOW_LONG_SIDE = 320
-FLOW_METHOD = "dis-fast"
+# (realtime.temporal.metrics): the metric refines its flow to full resolution and has no
+# photometric term.
+DETAIL_SIGMA = 1.5  # px at the processing size: the band restore_detail works on
 # Ruder et al.'s absolute terms, applied in pixels of the flow resolution, where DIS-fast is
 # accurate to a few tenths of a pixel. The relative terms are 5x Ruder's 0.01: the strict
 # tests threw away most of a moving object, whose fresh, flickering stylization then
@@ -106,15 +137,20 @@ def check_temporal(mode: str, strength: float) -> None:
         )
 
 
-def temporal_stage(mode: str, strength: float = DEFAULT_TEMPORAL_STRENGTH) -> Stage | None:
+def temporal_stage(
+    mode: str, strength: float = DEFAULT_TEMPORAL_STRENGTH, fast: bool = False
+) -> Stage | None:
     """The processing-size stage for ``--temporal MODE --temporal-strength S``; None for off.
+    ``fast``: within a tight frame budget (``FAST``: live runs, a GPU), else ``SHARP``.
 
     Each call makes a new stage with its own state: build one per stream.
     """
     check_temporal(mode, strength)
     if mode == "off" or strength == 0.0:
         return None
-    return EmaSmoother(strength) if mode == "ema" else FlowSmoother(strength)
+    if mode == "ema":
+        return EmaSmoother(strength)
+    return FlowSmoother(strength, FAST if fast else SHARP)
 
 
 def _normalised_thumbnail(gray: Frame) -> np.ndarray | None:
@@ -232,18 +268,49 @@ def match_contrast(blended: Frame, frame: Frame) -> Frame:
     return cv2.transform(blended, matrix)
 
 
+def restore_detail(blended: Frame, frame: Frame, max_gain: float) -> Frame:
+    """Give the blend's finest detail the energy of the fresh stylization's.
+
+    Blending the warped previous output with the new one averages strokes that do not line
+    up to the pixel, which takes most from the finest band: the lead lines and brush edges.
+    Per colour channel, the blend's band below a Gaussian of DETAIL_SIGMA is scaled so its
+    standard deviation matches the fresh frame's, never down and at most by ``max_gain``:
+    a larger gain also gives back the flicker the blend removed (docs/TEMPORAL.md). One gain
+    per channel and frame, as in match_contrast, for the same reason.
+    """
+    if max_gain <= 1.0:
+        return blended
+    # uint8 blurs (OpenCV's fixed-point path, several times the float one's speed) and the
+    # statistics from every STATS_STRIDE-th pixel, as in match_contrast.
+    low = cv2.GaussianBlur(blended, (0, 0), DETAIL_SIGMA)
+    fresh_low = cv2.GaussianBlur(frame, (0, 0), DETAIL_SIGMA)
+    gains = np.clip(
+        _band_std(frame, fresh_low) / np.maximum(_band_std(blended, low), 1e-3), 1.0, max_gain
+    )
+    # blended + (g - 1) * (blended - low) = g * blended + (1 - g) * low, saturated, per channel.
+    channels = [
+        cv2.addWeighted(b, float(g), lo, float(1.0 - g), 0.0)
+        for b, lo, g in zip(cv2.split(blended), cv2.split(low), gains, strict=True)
+    ]
+    return cv2.merge(channels)
+
+
+def _band_std(frame: Frame, low: Frame) -> np.ndarray:
+    """Per-channel standard deviation of ``frame - low``, from every STATS_STRIDE-th pixel."""
+    band = _every_nth(frame).astype(np.int16) - _every_nth(low)
+    return band.reshape(-1, 3).std(axis=0)
+
+
 class FlowSmoother(_Smoother):
     """Blend with the flow-warped previous output where the warp is trustworthy."""
 
     def __init__(
-        self,
-        strength: float = DEFAULT_TEMPORAL_STRENGTH,
-        flow_long_side: int = FLOW_LONG_SIDE,
-        flow_method: str = FLOW_METHOD,
+        self, strength: float = DEFAULT_TEMPORAL_STRENGTH, quality: FlowQuality = SHARP
     ) -> None:
         super().__init__(strength)
-        self.flow_long_side = flow_long_side
-        self._flow = FlowEstimator(flow_method)
+        self.quality = quality
+        self.flow_long_side = quality.flow_long_side
+        self._flow = FlowEstimator(quality.flow_method)
         self._previous_small: Frame | None = None  # input RGB at the flow size
         self._previous_gray: Frame | None = None
         # Share of the last frame blended with confidence > 0.5 (diagnostics and tests).
@@ -294,6 +361,7 @@ class FlowSmoother(_Smoother):
             warp(previous, resize_flow(backward, (width, height))), cv2.COLOR_RGBA2RGB
         )
         blended = cv2.blendLinear(warped, frame, weight, 1.0 - weight)
+        blended = restore_detail(blended, frame, self.quality.detail_gain)
         return match_contrast(blended, frame)
 
     def _remember(self, out: Frame) -> Frame:

@@ -63,7 +63,12 @@ class Worker:
         try:
             with VideoFileSource(source) as probe:
                 size = (probe.info.width, probe.info.height)
-            processor = build_processor(self.stylizer, self.config.process, source_size=size)
+            processor = build_processor(
+                self.stylizer,
+                self.config.process,
+                source_size=size,
+                fast_temporal=self.stylizer.on_gpu,
+            )
             output.parent.mkdir(parents=True, exist_ok=True)
             result = stylize_video(
                 source,
@@ -106,7 +111,10 @@ class Worker:
         """The segment's frames written to ``output`` (none: no file), after the warm-up."""
         info = reader.info
         processor = build_processor(
-            self.stylizer, self.config.process, source_size=(info.width, info.height)
+            self.stylizer,
+            self.config.process,
+            source_size=(info.width, info.height),
+            fast_temporal=self.stylizer.on_gpu,
         )
         width, height = processor.sizes(info.width, info.height)[1]
         output.parent.mkdir(parents=True, exist_ok=True)
