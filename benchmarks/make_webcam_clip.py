@@ -32,16 +32,21 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--out", type=Path, default=Path("c360.mp4"))
     parser.add_argument("--seconds", type=float, default=28.0)
+    # A faster, larger camera: the lite network's live fps not capped by the clip's own
+    # (docs/TEMPORAL.md measures the stage's cost at 1280x720, 60 fps).
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--fps", type=int, default=FPS)
     args = parser.parse_args()
     with av.open(str(args.shared / "data/video/cockatoo.mp4")) as source:
         frames = [
-            frame.to_ndarray(format="rgb24", width=640, height=360)
+            frame.to_ndarray(format="rgb24", width=args.width, height=args.height)
             for frame in source.decode(video=0)
         ]
     with av.open(str(args.out), "w") as sink:
-        stream = sink.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for image in ping_pong(frames, round(args.seconds * FPS)):
+        stream = sink.add_stream("libx264", rate=args.fps)
+        stream.width, stream.height, stream.pix_fmt = args.width, args.height, "yuv420p"
+        for image in ping_pong(frames, round(args.seconds * args.fps)):
             sink.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         sink.mux(stream.encode())
     print(f"wrote {args.out}")
