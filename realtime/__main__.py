@@ -1,3 +1,3 @@
-from realtime.cli.main import main
+from realtime.cli.main import run
 
-raise SystemExit(main())
+run()

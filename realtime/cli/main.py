@@ -33,7 +33,7 @@ from realtime.core.errors import (
 from realtime.core.extras import EXTRA_OF_MODULE, missing_message, missing_module
 from realtime.core.log import setup_logging
 from realtime.core.progress import drop_progress_bars
-from realtime.core.signals import sigterm_raises, stop_cause, terminated
+from realtime.core.signals import exit_process, sigterm_raises, stop_cause, terminated
 
 # Order here is the order in ``realtime --help``. Imported, not looked up by name: a command
 # whose module fails to import is a failure of the whole program, never a missing command.
@@ -85,6 +85,11 @@ def _add_verbosity_everywhere(subparsers: argparse._SubParsersAction) -> None:
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 _add_verbosity_everywhere(action)
+
+
+def run() -> NoReturn:
+    """The ``realtime`` command and ``python -m realtime``: ``main``, then the exit."""
+    exit_process(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,10 +15,12 @@ change nothing, and Ctrl-C keeps Python's default of raising KeyboardInterrupt.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 Handler = Callable[[int, Any], Any] | int
 T = TypeVar("T")
@@ -42,6 +44,7 @@ class _State:
 
     terminated = False
     handler: Handler | None = None
+    abandoned = False  # a worker was left inside a native call (wait_interruptibly)
 
 
 def _on_main_thread() -> bool:
@@ -123,6 +126,24 @@ def stop_signals_set(stop: threading.Event) -> contextlib.AbstractContextManager
     return _stop_handlers(handler)
 
 
+def work_abandoned() -> bool:
+    """True once a stop left a worker inside a native call (``wait_interruptibly``)."""
+    return _State.abandoned
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code``. Where a stop abandoned a worker inside a native call,
+    without the interpreter's finalisation: ONNX Runtime's and OpenVINO's static destructors
+    would tear down the thread pool that worker still runs on, and the C++ runtime aborts
+    (exit -6 instead of 130/143, seen under load). Everything is flushed first; the outputs
+    were finalised before ``code`` was known."""
+    if _State.abandoned:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def wait_interruptibly(call: Callable[[], T], name: str) -> T:
     """``call()`` in a worker thread while this (main) thread waits in short slices, so Ctrl-C
     and SIGTERM act within a fraction of a second even when ``call`` is one long native call
@@ -146,8 +167,12 @@ def wait_interruptibly(call: Callable[[], T], name: str) -> T:
             done.set()
 
     threading.Thread(target=work, name=name, daemon=True).start()
-    while not done.wait(_WAIT_SLICE):
-        pass
+    try:
+        while not done.wait(_WAIT_SLICE):
+            pass
+    except BaseException:
+        _State.abandoned = True
+        raise
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
