@@ -13,10 +13,18 @@ from onnx import TensorProto, helper
 from export.onnx_export import ClippedStyleNet
 from realtime.core.config import EngineConfig
 from realtime.core.errors import ProviderError, UserError
+from realtime.core.log import setup_logging
 from realtime.runtime import engine, gpu
 from realtime.runtime.engine import CPU, OnnxStylizer, create_session
 
 CPU_CONFIG = EngineConfig(device="cpu", threads=2)
+
+
+@pytest.fixture(autouse=True)
+def notices_on_stderr() -> None:
+    """The notices these tests read from stderr are what a CLI run prints: its logging, set
+    up here so the file passes on its own, not only after a test that ran the CLI."""
+    setup_logging(0)
 
 
 @pytest.fixture(scope="module")

@@ -171,7 +171,7 @@ def test_auto_runs_checked_styles_in_bf16_and_user_styles_in_fp32(tmp_path: Path
 
 def test_auto_prefers_a_working_nvidia_gpu(gpu_here, caplog) -> None:  # noqa: F811
     """CUDA keeps its priority: with a GPU at the seam, auto never reaches OpenVINO."""
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="realtime"):
         stylizer = OnnxStylizer(BUNDLED / "mosaic-lite.onnx", EngineConfig(), announce=True)
     assert stylizer.provider == CUDA and stylizer.on_gpu
     assert isinstance(stylizer.session, FakeGpuSession)
@@ -179,7 +179,7 @@ def test_auto_prefers_a_working_nvidia_gpu(gpu_here, caplog) -> None:  # noqa: F
 
 
 def test_auto_without_a_gpu_takes_openvino_and_says_so(caplog) -> None:
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="realtime"):
         stylizer = OnnxStylizer(BUNDLED / "mosaic-lite.onnx", EngineConfig(), announce=True)
     assert stylizer.engine == "openvino" and not stylizer.on_gpu
     notes = [r.getMessage() for r in caplog.records]
