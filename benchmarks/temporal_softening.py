@@ -78,7 +78,7 @@ VARIANTS: dict[str, Variant] = {
         lambda: FlowSmoother(0.7, live(flow_method="dis-medium", flow_long_side=640)), None, None),
     "detail restored, DIS fast at 320": (
         lambda: FlowSmoother(0.7, live(detail_gain=SHARP.detail_gain)), None, None),
-    "**default (SHARP): DIS medium at 640, detail restored**": (
+    "**default (SHARP): DIS fast refined to half of 640, detail restored**": (
         lambda: FlowSmoother(0.7, SHARP), None, None),
 }  # fmt: skip
 
