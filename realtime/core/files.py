@@ -156,7 +156,13 @@ def atomic_output(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     hold = OutputHold(path)
-    temp = hold.acquire()
+    try:
+        temp = hold.acquire()
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM between the in-progress file's creation and its use (a batch
+        # stopped while it records a finished item): nothing of ours is in it yet.
+        hold.abandon()
+        raise
     try:
         yield temp
         os.replace(temp, path)

@@ -177,6 +177,13 @@ class OutputHold:
                 return fd
             os.close(fd)
 
+    def abandon(self) -> None:
+        """Remove the in-progress file if this hold took it, and let go: a stop came before
+        anything was written to it."""
+        if self.held or self._fd is not None:
+            self.temp.unlink(missing_ok=True)
+        self.release()
+
     def release(self) -> None:
         """Let go (after the file got its final name or was removed)."""
         self.held = False
