@@ -231,6 +231,14 @@ def test_every_curl_example_in_the_docs_works(run: Run, tmp_path: Path) -> None:
     assert len(examples) >= 10, examples
     env = os.environ | {"PANEL": f"http://127.0.0.1:{run.port}", "TOKEN": run.token}
     for line in examples:
+        if '"recording": false' in line:
+            # A person types the stop seconds after the start; back to back, a run still
+            # loading the network the examples above switched to has no frame to record
+            # (and says "nothing written", rightly). Wait for frames to flow first.
+            deadline = time.monotonic() + 60
+            while state(run)["loading"] is not None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.5)
         done = subprocess.run(
             ["bash", "-c", line], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
         )
