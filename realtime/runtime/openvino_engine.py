@@ -146,7 +146,6 @@ class OpenVinoSession:
         self, model: bytes, info: ModelInfo, device: str, precision: str, config: EngineConfig
     ) -> None:
         self._core = _core()
-        self._source = model
         self._info = info
         self.device, self.precision = device, precision
         self.streams, self.threads = _threads(config) if device == "CPU" else (1, 0)
