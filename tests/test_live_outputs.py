@@ -473,19 +473,25 @@ def test_window_overlay_is_legible_in_a_screenshot(style_onnx: Path, tmp_path: P
             assert window, "no window appeared"
             time.sleep(3.0)  # past the first stats line, so the overlay has both lines
             geometry = xdotool(display, "getwindowgeometry", "--shell", window[0])
-            shot = _screenshot(display)
+            where = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
+            x, y = int(where["X"]), int(where["Y"])
+            # A window can be mapped before its first frame is painted (all black); under load
+            # that lasts seconds, so look again until a frame shows, as a person would.
+            deadline = time.perf_counter() + 15
+            view = _screenshot(display)[y : y + 360, x : x + 640]
+            while view.max() == 0 and time.perf_counter() < deadline:
+                time.sleep(0.5)
+                view = _screenshot(display)[y : y + 360, x : x + 640]
             xdotool(display, "key", "--window", window[0], "q")
             process.communicate(timeout=20)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
-    where = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
-    x, y = int(where["X"]), int(where["Y"])
-    view = shot[y : y + 360, x : x + 640]
     import cv2
 
     cv2.imwrite(str(tmp_path / "window.png"), cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
+    assert view.max() > 0, "the window never showed a frame"
     # The overlay's first line: a dark box with white text in it, whatever is behind it.
     corner = view[6:24, 6:200].max(axis=2)
     assert np.median(corner) <= 100, "the overlay's box is not dark over a white background"
