@@ -33,9 +33,11 @@ def torch_device(device: str) -> torch.device:
     )
 
 
-def gatys_config(optimise: OptimiseConfig, preserve_color: bool) -> GatysConfig:
+def gatys_config(
+    optimise: OptimiseConfig, preserve_color: bool, precision: str = "auto"
+) -> GatysConfig:
     """The optimiser's defaults with what the command line overrides."""
-    changes: dict[str, object] = {"preserve_color": preserve_color}
+    changes: dict[str, object] = {"preserve_color": preserve_color, "precision": precision}
     if optimise.steps is not None:
         changes["steps"] = optimise.steps
     for name in ("temporal_weight", "style_weight", "optimizer", "scales"):
@@ -48,14 +50,20 @@ def gatys_config(optimise: OptimiseConfig, preserve_color: bool) -> GatysConfig:
 
 
 def load_optimiser(
-    optimise: OptimiseConfig, preserve_color: bool, device: str, painting: np.ndarray
+    optimise: OptimiseConfig,
+    preserve_color: bool,
+    device: str,
+    precision: str,
+    painting: np.ndarray,
 ) -> GatysStylizer:
     """A GatysStylizer for ``painting`` (uint8 RGB) with the shared VGG-16 features."""
-    config = gatys_config(optimise, preserve_color)
+    config = gatys_config(optimise, preserve_color, precision)
     target = torch_device(device)
     vgg, identity = load_vgg16(optimise.vgg_weights)
-    log.info("optimising on %s with VGG-16 weights %s", target.type, identity)
-    return GatysStylizer(vgg.to(target), painting, config, target)
+    stylizer = GatysStylizer(vgg.to(target), painting, config, target)
+    precision = "bf16" if stylizer.bf16 else "fp32"
+    log.info("optimising on %s in %s with VGG-16 weights %s", target.type, precision, identity)
+    return stylizer
 
 
 def seconds_per_step(optimiser: GatysStylizer, frame: np.ndarray, steps: int = 3) -> float:

@@ -17,6 +17,7 @@ import torch
 
 import models.gatys as gatys
 from models.gatys import GatysConfig, GatysStylizer, luminance
+from models.gatys_balance import MAX_STEP, WEIGHT_RANGE, next_weight
 from models.vgg import VGG16Features
 from realtime.core.errors import UserError
 
@@ -65,7 +66,8 @@ def chroma(image: np.ndarray) -> np.ndarray:
 
 
 def config(**changes) -> GatysConfig:
-    return dataclasses.replace(GatysConfig(scales=1), **changes)
+    # float32 whatever the CPU: the mechanics below must not depend on the machine.
+    return dataclasses.replace(GatysConfig(scales=1, precision="fp32"), **changes)
 
 
 def run(stylizer: GatysStylizer, content: np.ndarray, **kwargs) -> tuple[np.ndarray, list]:
@@ -202,6 +204,57 @@ def test_coarse_to_fine_levels(vgg: CountingVGG, monkeypatch: pytest.MonkeyPatch
     assert {(h, w) for h, w, _ in vgg.calls} == {(64, 64)}
 
 
+def test_next_weight_moves_towards_the_target_within_bounds() -> None:
+    low, high = WEIGHT_RANGE
+    assert next_weight(3.0, 0.5, 0.4) > 3.0  # further from the painting: more style
+    assert next_weight(3.0, 0.3, 0.4) < 3.0  # closer than needed: keep more of the photo
+    assert next_weight(3.0, 0.4, 0.4) == pytest.approx(3.0)
+    assert next_weight(3.0, 9.0, 0.4) == pytest.approx(3.0 * MAX_STEP)  # one step at most
+    assert next_weight(high, 9.0, 0.4) == high and next_weight(low, 0.01, 0.4) == low
+
+
+@pytest.mark.parametrize(("target", "direction"), [(1e-6, 1), (1e6, -1)])
+def test_steering_re_aims_the_weight_and_keeps_it(
+    vgg: CountingVGG, target: float, direction: int
+) -> None:
+    steered = config(style_weight=None, balance_target=target, balance_segment=4, steps=12)
+    stylizer = GatysStylizer(vgg, painting(), steered, CPU)
+    out, calls = run(stylizer, smooth_image(13))
+    assert [step for step, _, _ in calls] == list(range(1, 13))  # segments cost no steps
+    weights = [weight for _, _, weight in stylizer.steering]
+    assert len(weights) == 2  # re-aimed between the three segments, not after the last
+    start = steered.balance_start
+    assert all((w - start) * direction > 0 for w in weights), weights
+    # The weight found on the first image is kept: a video's next frame is not re-steered.
+    stylizer.stylize(smooth_image(14))
+    assert len(stylizer.steering) == 2 and stylizer.style_weight == weights[-1]
+
+
+def test_a_given_style_weight_is_not_steered(vgg: CountingVGG) -> None:
+    stylizer = GatysStylizer(vgg, painting(), config(style_weight=2.0, steps=60), CPU)
+    stylizer.stylize(smooth_image(15))
+    assert stylizer.steering == [] and stylizer.style_weight == 2.0
+
+
+class AutocastVGG(CountingVGG):
+    """Records whether each forward ran under bfloat16 autocast."""
+
+    def forward(self, x, layers=("relu1_1",)):  # type: ignore[override]
+        self.autocast = [*getattr(self, "autocast", []), torch.is_autocast_enabled("cpu")]
+        return super().forward(x, layers)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_precision_applies_to_the_optimisation_passes_only(precision: str) -> None:
+    torch.manual_seed(0)
+    vgg = AutocastVGG()
+    stylizer = GatysStylizer(vgg, painting(), config(precision=precision, steps=3), CPU)
+    stylizer.stylize(smooth_image(16))
+    passes = list(zip(vgg.calls, vgg.autocast, strict=True))
+    assert {cast for (_, _, grad), cast in passes if grad} == {precision == "bf16"}
+    assert not any(cast for (_, _, grad), cast in passes if not grad)  # targets in float32
+
+
 @pytest.mark.parametrize(
     ("changes", "named"),
     [
@@ -220,6 +273,9 @@ def test_coarse_to_fine_levels(vgg: CountingVGG, monkeypatch: pytest.MonkeyPatch
         ({"temporal_weight": -0.1}, "temporal_weight"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"style_scale": 0.0}, "style_scale"),
+        ({"precision": "fp16"}, "precision"),
+        ({"balance_segment": 0}, "balance_segment"),
+        ({"balance_target": -0.1}, "balance_target"),
     ],
 )
 def test_bad_config_is_a_one_line_user_error(vgg: CountingVGG, changes: dict, named: str) -> None:

@@ -110,7 +110,10 @@ def load_optimiser(
     if config.optimise.style_image is None:
         raise UserError("optimisation by Gatys et al. needs --style-image PAINTING")
     painting = read_image(config.optimise.style_image)
-    return torch.optimiser(config.optimise, preserve_color, config.engine.device, painting)
+    engine = config.engine
+    return torch.optimiser(
+        config.optimise, preserve_color, engine.device, engine.precision, painting
+    )
 
 
 def stylize_image(
@@ -133,6 +136,9 @@ def stylize_image(
     steps = f"{gatys.steps} steps at full size"
     if init is None and gatys.scales > 1:  # a given start is refined at full size
         steps += f" after {gatys.scales - 1} coarser of {gatys.scales} scales"
+    how_weighted = "steered to this painting" if gatys.style_weight is None else "as given"
+    steps += f", style weight {optimiser.style_weight:.3g} ({how_weighted})"
+    steps += ", bf16" if optimiser.bf16 else ", fp32"
     result = _to_output(result, source, process)
     seconds = time.perf_counter() - started
     return result, f"Gatys {how} at {width}x{height}, {steps}, {seconds:.1f} s"

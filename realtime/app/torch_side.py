@@ -24,6 +24,8 @@ class Optimiser(Protocol):
 
     config: Any  # models.gatys.GatysConfig: steps, scales, coarse_steps
     device: Any  # torch.device
+    bf16: bool  # the optimisation's VGG passes in bfloat16
+    style_weight: float | None  # fixed, or steered on the first image (None before it)
 
     def stylize(
         self,
@@ -42,9 +44,15 @@ class TorchSide(Protocol):
         ...
 
     def optimiser(
-        self, optimise: OptimiseConfig, preserve_color: bool, device: str, painting: np.ndarray
+        self,
+        optimise: OptimiseConfig,
+        preserve_color: bool,
+        device: str,
+        precision: str,
+        painting: np.ndarray,
     ) -> Optimiser:
-        """The optimiser towards ``painting`` (``--style-image``)."""
+        """The optimiser towards ``painting`` (``--style-image``); ``precision`` is
+        ``--precision`` (auto: bf16 where the CPU computes it natively)."""
         ...
 
     def seconds_per_step(self, optimiser: Optimiser, frame: np.ndarray) -> float:

@@ -102,7 +102,8 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         choices=ENGINE_PRECISIONS,
         default=_UNSET,
         help="OpenVINO's precision: auto is bf16 where the CPU computes it natively and the "
-        "style's card records that bf16 keeps its scores, fp32 otherwise "
+        "style's card records that bf16 keeps its scores, fp32 otherwise; also the Gatys "
+        "optimiser's (auto: bf16 where the CPU computes it natively) "
         f"(default: {d.precision})",
     )
     group.add_argument(
@@ -258,7 +259,8 @@ def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
         default=_UNSET,
         metavar="W",
         help="weight of the painting's style against the photo's content (1); higher paints "
-        f"more boldly (default: {defaults})",
+        "more boldly (default: steered for each painting and photo so the result is as close "
+        "to the painting as a trained network)",
     )
     group.add_argument(
         "--optimizer",
@@ -272,7 +274,7 @@ def add_optimise_options(parser: argparse.ArgumentParser, video: bool) -> None:
         default=_UNSET,
         metavar="N",
         help="coarse-to-fine: optimise at N sizes, each twice the last, so large images take "
-        "fewer full-size steps (default: 1, full size only)",
+        f"fewer full-size steps (1: full size only; default: {defaults})",
     )
     add_vgg_weights_option(group)
 

@@ -61,12 +61,17 @@ class TorchWiring:
         return pth_exporter()
 
     def optimiser(
-        self, optimise: OptimiseConfig, preserve_color: bool, device: str, painting: np.ndarray
+        self,
+        optimise: OptimiseConfig,
+        preserve_color: bool,
+        device: str,
+        precision: str,
+        painting: np.ndarray,
     ) -> Any:
         require_torch("--style-image (optimisation by Gatys et al.)")
         from models.optimise import load_optimiser
 
-        return load_optimiser(optimise, preserve_color, device, painting)
+        return load_optimiser(optimise, preserve_color, device, precision, painting)
 
     def seconds_per_step(self, optimiser: Any, frame: np.ndarray) -> float:
         from models.optimise import seconds_per_step
