@@ -23,13 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-STYLES = ("mosaic", "candy", "udnie", "rain-princess")
-HOLDOUT = (
-    "curban100-img_010.jpg",
-    "csun_hays80-street_sun_bkgpqbvgorkjqzgp.jpg",
-    "csun_hays80-lighthouse_sun_akeqnxvbhbktajfl.jpg",
-    "bsds-val-101085.jpg",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from retrain_bundled_styles import HOLDOUT, STYLES  # noqa: E402  (one list of each)
+
 KEYS = ("style_distance", "content_distance", "edge_correlation")
 BOUNDS = (1.10, 1.10, 0.90)  # at most, at most, at least
 

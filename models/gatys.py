@@ -62,7 +62,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.gatys_balance import bf16_native, next_weight, style_distance
+from models.gatys_balance import bf16_native, next_weight
 from models.losses import (
     BT601_LUMA,
     content_loss,
@@ -70,6 +70,7 @@ from models.losses import (
     style_layer_loss,
     total_variation,
 )
+from models.metrics import gram_distance
 from models.vgg import LAYERS, VGG16Features
 from models.vgg import STYLE_LAYERS as METRIC_LAYERS
 from realtime.core.errors import UserError
@@ -277,7 +278,6 @@ class _Level:
     grams: dict[str, torch.Tensor]
     style_weight: float
     temporal: tuple[torch.Tensor, torch.Tensor] | None  # (warped 1x3xHxW, mask 1x1xHxW)
-    luma_stats: tuple[float, float] | None = None
 
 
 class GatysStylizer:
@@ -331,23 +331,6 @@ class GatysStylizer:
         with context:
             return self.vgg(x, layers)
 
-    def _painting_at(
-        self, height: int, width: int, luma_stats: tuple[float, float] | None
-    ) -> np.ndarray:
-        """The painting (float32) with its long side ``style_scale`` times the level's;
-        with ``luma_stats`` (mean, std), grey, its luminance matched to them."""
-        long_side = max(16, round(self.config.style_scale * max(height, width)))
-        sh, sw = self.style_image.shape[:2]
-        factor = long_side / max(sh, sw)
-        size = (max(16, round(sh * factor)), max(16, round(sw * factor)))
-        style = _resize(self.style_image, *size).astype(np.float32)
-        if luma_stats is not None:
-            luma = luminance(style)
-            mean, std = luma_stats
-            luma = (luma - luma.mean()) * (std / max(float(luma.std()), 1e-3)) + mean
-            style = _gray3(np.clip(luma, 0, 255))
-        return style
-
     def style_grams(
         self, height: int, width: int, luma_stats: tuple[float, float] | None = None
     ) -> dict[str, torch.Tensor]:
@@ -357,15 +340,24 @@ class GatysStylizer:
         ``luma_stats`` (mean, std): luminance-only transfer, the painting's luminance
         matched to these.
         """
-        key = (height, width, luma_stats)
+        long_side = max(16, round(self.config.style_scale * max(height, width)))
+        sh, sw = self.style_image.shape[:2]
+        factor = long_side / max(sh, sw)
+        size = (max(16, round(sh * factor)), max(16, round(sw * factor)))
+        key = (size, luma_stats)
         cached = self._grams.get(key)
         if cached is not None:
             self._grams.move_to_end(key)
             return cached
-        style = self._painting_at(height, width, luma_stats)
-        # Steering also measures the scorer's layers: their Grams come from the same pass.
+        style = _resize(self.style_image, *size).astype(np.float32)
+        if luma_stats is not None:
+            luma = luminance(style)
+            mean, std = luma_stats
+            luma = (luma - luma.mean()) * (std / max(float(luma.std()), 1e-3)) + mean
+            style = _gray3(np.clip(luma, 0, 255))
+        # While steering, the scorer's layers too: their Grams come from the same pass.
         layers = self.config.style_layers
-        if self.config.style_weight is None:
+        if self.style_weight is None:
             layers = tuple(dict.fromkeys((*layers, *METRIC_LAYERS)))
         with torch.no_grad():
             feats = self._forward(_to_tensor(style, self.device), layers)
@@ -507,7 +499,7 @@ class GatysStylizer:
             done += count
             if index < segments - 1:
                 with torch.no_grad():
-                    distance = style_distance(self._forward(x, METRIC_LAYERS), aim)
+                    distance = gram_distance(self._forward(x, METRIC_LAYERS), aim)
                 weight = next_weight(level.style_weight, distance, target)
                 self.steering.append((int(max(h, w)), distance, weight))
                 level = dataclasses.replace(level, style_weight=weight)

@@ -8,7 +8,7 @@ far the optimiser can move a photo's Grams towards a painting for a given loss o
 which only running it measures.
 
 What does carry is the result's balance: how close its Grams come to the painting's,
-measured as the scorer measures it (``style_distance``: relu1_2..relu4_3, relative
+measured as the scorer measures it (``models.metrics.gram_distance``: relu1_2..relu4_3, relative
 Frobenius distance, the painting at the output's size). So each level's evaluations run in
 segments; after each segment the distance of the best point so far is measured and the
 weight moved towards ``target`` (``next_weight``), with a fresh L-BFGS memory for the new
@@ -25,8 +25,6 @@ from __future__ import annotations
 import math
 
 import torch
-
-from models.losses import gram_matrix
 
 # Weights the steering keeps to: below, the photo is barely tinted; above, its structure
 # is gone whatever the painting.
@@ -60,14 +58,3 @@ def next_weight(weight: float, distance: float, target: float) -> float:
     change = min(MAX_STEP, max(1.0 / MAX_STEP, change))
     low, high = WEIGHT_RANGE
     return float(min(high, max(low, weight * change)))
-
-
-def style_distance(features: dict[str, torch.Tensor], painting: dict[str, torch.Tensor]) -> float:
-    """The scorer's style distance from the output's VGG features and the painting's Grams
-    at the same layers: the mean of ``||G(out) - G(painting)||_F / ||G(painting)||_F``."""
-    distances = []
-    for name, g_ref in painting.items():
-        g_out = gram_matrix(features[name])
-        norm = torch.linalg.matrix_norm
-        distances.append(float((norm(g_out - g_ref) / norm(g_ref)).mean()))
-    return sum(distances) / len(distances)

@@ -73,12 +73,20 @@ def features(vgg: VGG16Features, image: np.ndarray) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def style_distance(vgg: VGG16Features, output: np.ndarray, painting: np.ndarray) -> float:
     """Mean relative Gram distance over relu1_2..relu4_3 of two images as given."""
-    out, ref = features(vgg, output), features(vgg, painting)
+    ref = features(vgg, painting)
+    return gram_distance(features(vgg, output), {n: gram_matrix(ref[n]) for n in STYLE_LAYERS})
+
+
+@torch.no_grad()
+def gram_distance(output: dict[str, torch.Tensor], painting: dict[str, torch.Tensor]) -> float:
+    """``style_distance`` from the output's features and the painting's Grams, one per
+    layer of ``painting``: the mean of ``||G(out) - G(painting)||_F / ||G(painting)||_F``
+    (the optimiser's steering measures with it)."""
     distances = []
-    for name in STYLE_LAYERS:
-        g_out, g_ref = gram_matrix(out[name]), gram_matrix(ref[name])
+    for name, g_ref in painting.items():
+        g_out = gram_matrix(output[name])
         norm = torch.linalg.matrix_norm
-        distances.append(float(norm(g_out - g_ref) / norm(g_ref)))
+        distances.append(float((norm(g_out - g_ref) / norm(g_ref)).mean()))
     return float(np.mean(distances))
 
 
