@@ -273,3 +273,17 @@ def test_an_intel_gpu_is_taken_only_where_a_probe_finds_it_faster(
     )
     assert stylizer.session.device == device and stylizer.engine == "openvino"
     assert not stylizer.on_gpu  # an Intel GPU keeps the CPU's thread plan and host buffers
+
+
+def test_openvino_sends_no_telemetry() -> None:
+    # Reading an ONNX model would load openvino_telemetry, whose thread forks a sender.
+    code = (
+        "import sys, threading\n"
+        "from realtime.runtime.openvino_engine import import_openvino\n"
+        "ov = import_openvino()\n"
+        f"ov.Core().read_model({str(BUNDLED / 'mosaic-lite.onnx')!r})\n"
+        "assert sys.modules.get('openvino_telemetry') is None, 'telemetry loaded'\n"
+        "assert threading.active_count() == 1, [t.name for t in threading.enumerate()]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -60,7 +61,15 @@ class OpenVinoUnavailable(Exception):
 
 
 def import_openvino() -> Any:
-    """The ``openvino`` module, or UserError with the one-line install hint."""
+    """The ``openvino`` module, or UserError with the one-line install hint.
+
+    Its telemetry is kept out: reading an ONNX model loads ``openvino_telemetry``, whose
+    worker thread forks a process to send usage data to Google Analytics. Nothing here may
+    phone home, and a fork from a thread can deadlock on a lock another thread held (a
+    ``realtime demo`` hung at exit, waiting on that child stuck in FFmpeg's scaler).
+    ``None`` in ``sys.modules`` makes its import fail; OpenVINO runs without it.
+    """
+    sys.modules.setdefault("openvino_telemetry", None)
     try:
         import openvino
     except ImportError as exc:
