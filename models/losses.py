@@ -27,7 +27,9 @@ default weights works with either backbone:
 - laplacian (Li et al. 2017) = ||L(y) - L(x)||^2 / ||L(x)||^2 per image, L the 3x3 Laplacian
   of the grey image averaged over k x k blocks: it keeps where the photo's light meets dark
   (its outlines at a coarse scale) and leaves colour and fine texture to the painting;
-- tv      = mean squared difference of neighbouring pixels of y / 255 (range [0, 1]).
+- tv      = mean squared difference of neighbouring pixels of y / 255 (range [0, 1]);
+- temporal (``models.temporal_loss``, optional) = ``masked_pixel_loss`` of the moved crop's
+  output against the output moved: the network follows its input's motion.
 
 All three are averaged over the batch. Grams and losses are computed in float32 even under
 autocast: Gram sums over H*W products overflow float16.
@@ -36,7 +38,7 @@ autocast: Gram sums over H*W products overflow float16.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
@@ -119,6 +121,16 @@ def pixel_loss(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     return ((output.float() - content.float()) / 255.0).pow(2).mean()
 
 
+def masked_pixel_loss(
+    output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """``pixel_loss`` over the pixels where ``mask`` (N, 1, H, W, in [0, 1]) is set: the mean
+    over the batch's masked pixels and the channels, so the value does not shrink with the
+    share of the image that is masked out."""
+    squared = ((output.float() - target.float()) / 255.0).pow(2) * mask
+    return squared.sum() / (mask.sum() * output.shape[1]).clamp_min(1.0)
+
+
 def style_layer_loss(output_gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """``||G(y) - G(s)||^2 / ||G(s)||^2`` per image, averaged; ``target_gram`` may be (1, C, C)."""
     diff = (output_gram - target_gram).pow(2).sum(dim=(1, 2))
@@ -137,18 +149,23 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class LossTerms:
     """One step's losses: ``total`` is the weighted sum of the (unweighted) terms;
-    ``laplacian`` only when the loss has that term."""
+    ``laplacian`` and ``temporal`` (``models.temporal_loss``, added by the trainer with
+    ``with_temporal``) only when the loss has that term."""
 
     total: torch.Tensor
     content: torch.Tensor
     style: torch.Tensor
     tv: torch.Tensor
     laplacian: torch.Tensor | None = None
+    temporal: torch.Tensor | None = None
+
+    def with_temporal(self, temporal: torch.Tensor, weight: float) -> LossTerms:
+        """These terms and the temporal one, its weighted value added to the total."""
+        return replace(self, total=self.total + weight * temporal, temporal=temporal)
 
     def as_floats(self) -> dict[str, float]:
-        names = ("total", "content", "style", "tv") + (
-            ("laplacian",) if self.laplacian is not None else ()
-        )
+        optional = tuple(k for k in ("laplacian", "temporal") if getattr(self, k) is not None)
+        names = ("total", "content", "style", "tv", *optional)
         return {k: float(getattr(self, k).detach()) for k in names}
 
 

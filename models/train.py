@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import MISSING, dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from models.distill import Teacher, load_teacher
 from models.losses import PerceptualLoss
 from models.model_card import training_card
 from models.style_norm import num_styles_of_state
+from models.temporal_loss import temporal_loss
 from models.train_config import (
     RECIPE_FIELDS,
     RESUME_LATEST,
@@ -322,6 +324,10 @@ class _Run:
             return None
         return F.one_hot(indices, self.config.num_styles).float().to(self.device)
 
+    def paint(self, images: torch.Tensor, style: torch.Tensor | None) -> torch.Tensor:
+        """The network's output on ``images`` with style input ``style`` (``style_onehot``)."""
+        return self.model(images) if style is None else self.model(images, style)
+
     def checkpoint(self) -> None:
         directory = checkpoint_dir_for(self.config.out)
         directory.mkdir(exist_ok=True)
@@ -351,7 +357,7 @@ def _save_preview(run: _Run, image: torch.Tensor, path: Path) -> None:
     for index in range(max(1, run.config.num_styles) if run.config.multi_style else 1):
         style = run.style_onehot(torch.tensor([index]))
         with run.autocast():
-            out = run.model(image) if style is None else run.model(image, style)
+            out = run.paint(image, style)
         panels.append(out[0].float().clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy())
     run.model.train()
     with atomic_output(path) as temp:
@@ -583,17 +589,30 @@ def _step(run: _Run, crops: torch.Tensor, style_index: torch.Tensor) -> dict[str
     run.optimizer.zero_grad(set_to_none=True)
     style = run.style_onehot(style_index)
     with run.autocast():
-        output = run.model(crops) if style is None else run.model(crops, style)
+        output = run.paint(crops, style)
         target = crops
         if run.teacher is not None:
             # A teacher distilled whole paints each crop in the style the student learns on it.
             target = run.teacher(crops, style).clamp(0, 255)
         terms = run.loss_fn(output, target, style_index.to(run.device))
+        if run.config.temporal_weight > 0:
+            terms = terms.with_temporal(
+                _temporal(run, crops, output, style), run.config.temporal_weight
+            )
     run.scaler.scale(terms.total).backward()
     run.scaler.step(run.optimizer)  # skipped by the scaler when gradients are not finite
     run.scaler.update()
     run.step += 1
     return terms.as_floats()
+
+
+def _temporal(
+    run: _Run, crops: torch.Tensor, output: torch.Tensor, style: torch.Tensor | None
+) -> torch.Tensor:
+    """The temporal term (``models.temporal_loss``): the student again on the crops moved,
+    in the same style as ``output`` was painted."""
+    net = partial(run.paint, style=style)
+    return temporal_loss(net, crops, output, run.config.temporal_noise)
 
 
 def _loop(run: _Run, folder: ImageFolder, preview: torch.Tensor) -> float:

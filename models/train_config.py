@@ -127,6 +127,16 @@ class TrainConfig:
     # a region but keeps where its outlines are. 0 disables.
     laplacian_weight: float = _field(0.0, recipe=True, at_least=0)
     laplacian_pool: int = _field(4, recipe=True, at_least=1)
+    # Temporal consistency (models.temporal_loss, after Huang et al. 2017 and ReCoNet): each
+    # crop is also moved by a small random affine, and the moved crop's output is held to the
+    # output moved, so texture follows the picture from frame to frame instead of flickering.
+    # It costs one more forward and backward pass of the network a step, so 0 (off) is the
+    # default; its scale is pixel_weight's ([0, 1] pixels).
+    temporal_weight: float = _field(0.0, recipe=True, at_least=0)
+    # Gaussian noise (grey levels of 0..255) added to the moved crop: a camera's sensor noise
+    # differs between two frames of a still scene, and the output should not follow it.
+    # 2 is light noise, chosen, not measured on a camera.
+    temporal_noise: float = _field(2.0, recipe=True, at_least=0)
     seed: int = _field(0, recipe=True)
     device: str = _field("auto", choices=DEVICE_NAMES)
     # float16 autocast + GradScaler on CUDA; CPU always runs float32.

@@ -223,6 +223,23 @@ def _add_loss_options(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help=f"the Laplacian term compares K x K block averages (default {d.laplacian_pool})",
     )
+    group.add_argument(
+        "--temporal-weight",
+        type=float,
+        default=_UNSET,
+        help="weight of the temporal term: each crop is also moved a few pixels (a small "
+        "random shift, rotation and zoom) and the output must move with it, so texture stays "
+        "put on video instead of flickering; one more pass of the network a step, on [0,1] "
+        f"pixels as --pixel-weight (default {d.temporal_weight}: off)",
+    )
+    group.add_argument(
+        "--temporal-noise",
+        type=float,
+        default=_UNSET,
+        metavar="STD",
+        help="with --temporal-weight: Gaussian noise (grey levels of 0-255) added to the moved "
+        f"crop, as a camera's noise between frames (default {d.temporal_noise})",
+    )
 
 
 def _add_optimiser_options(parser: argparse.ArgumentParser) -> None:
