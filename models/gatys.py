@@ -62,7 +62,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.gatys_balance import bf16_native, next_weight
+from models.gatys_balance import SETTLE_SEGMENTS, bf16_native, next_weight
 from models.losses import (
     BT601_LUMA,
     content_loss,
@@ -70,7 +70,7 @@ from models.losses import (
     style_layer_loss,
     total_variation,
 )
-from models.metrics import gram_distance
+from models.metrics import edge_correlation, gram_distance
 from models.vgg import LAYERS, VGG16Features
 from models.vgg import STYLE_LAYERS as METRIC_LAYERS
 from realtime.core.errors import UserError
@@ -123,6 +123,10 @@ class GatysConfig:
     balance_coarse: float = 0.75
     balance_start: float = 3.0
     balance_segment: int = 25
+    # ... and lowered while the output's edges correlate with the photo's less than this
+    # (the scorer's edge correlation), whatever the distance: a photo whose structure a
+    # painting's texture swamps keeps it (docs/GATYS.md, "Any painting"). 0 turns it off.
+    balance_edges: float = 0.6
     tv_weight: float = 1.0
     temporal_weight: float = 200.0  # only with a temporal target
     init: str = "content"  # content | noise | image (image: stylize() must get init=)
@@ -182,6 +186,7 @@ class GatysConfig:
             "balance_target": self.balance_target,
             "balance_coarse": self.balance_coarse,
             "balance_start": self.balance_start,
+            "balance_edges": self.balance_edges,
             "tv_weight": self.tv_weight,
             "temporal_weight": self.temporal_weight,
             "style_layer_weights": min(self.style_layer_weights),
@@ -464,7 +469,10 @@ class GatysStylizer:
             if steering:
                 finest = (level_h, level_w) == sizes[-1]
                 aim = config.balance_target * (1.0 if finest else config.balance_coarse)
-                x, weight = self._steered(x, level, level_steps, (done, total), progress, aim)
+                photo = np.rint(level_content).astype(np.uint8)
+                x, weight = self._steered(
+                    x, level, level_steps, (done, total), progress, aim, photo
+                )
             else:
                 x = self._optimise(x, level, level_steps, done, total, progress)
             done += level_steps
@@ -486,6 +494,7 @@ class GatysStylizer:
         position: tuple[int, int],
         progress: ProgressFn | None,
         target: float,
+        photo: np.ndarray | None = None,
     ) -> tuple[torch.Tensor, float]:
         """``steps`` evaluations in segments, the style weight re-aimed at ``target`` after
         each (``models.gatys_balance``); the result and the weight it ended with."""
@@ -497,11 +506,16 @@ class GatysStylizer:
             count = steps // segments + (1 if index < steps % segments else 0)
             x = self._optimise(x, level, count, done, total, progress)
             done += count
-            if index < segments - 1:
+            if SETTLE_SEGMENTS <= index < segments - 1:
                 with torch.no_grad():
                     distance = gram_distance(self._forward(x, METRIC_LAYERS), aim)
-                weight = next_weight(level.style_weight, distance, target)
-                self.steering.append((int(max(h, w)), distance, weight))
+                edges = 1.0
+                if self.config.balance_edges > 0 and photo is not None:
+                    edges = edge_correlation(np.rint(_to_array(x)).astype(np.uint8), photo)
+                weight = next_weight(
+                    level.style_weight, distance, target, edges, self.config.balance_edges
+                )
+                self.steering.append((int(max(h, w)), distance, weight, edges))
                 level = dataclasses.replace(level, style_weight=weight)
         return x, level.style_weight
 

@@ -31,10 +31,18 @@ import torch
 WEIGHT_RANGE = (0.25, 64.0)
 # Near the target the distance falls about 0.04 per unit of log weight (amber, the four
 # bundled paintings at 512 px), so a full correction is a gain of ~10 on log(d / target);
-# half of it, because a segment's result has not settled at its weight yet.
-GAIN = 5.0
+# under a third of it, because a segment's result has not settled at its weight yet: at
+# 5 and steps of 4x the weight overshot to 12 and back to its floor within one level, and
+# the texture laid down at 12 wiped out structure the rest of the run never gave back.
+GAIN = 3.0
 # One segment changes the weight by at most this factor either way.
-MAX_STEP = 4.0
+MAX_STEP = 2.0
+# Below its edge floor the weight falls this fast with log(edges / floor).
+EDGE_GAIN = 5.0
+# Segments at the start of each level that are not measured: 25 evaluations into a level
+# the distance still falls fast whatever the weight, and reading it then raised the weight
+# 4x for nothing (docs/GATYS.md, "Any painting").
+SETTLE_SEGMENTS = 1
 
 
 def bf16_native(device: torch.device) -> bool:
@@ -50,11 +58,16 @@ def bf16_native(device: torch.device) -> bool:
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
-def next_weight(weight: float, distance: float, target: float) -> float:
+def next_weight(
+    weight: float, distance: float, target: float, edges: float = 1.0, edge_floor: float = 0.0
+) -> float:
     """The style weight for the next segment: raised while the output is further from the
-    painting than ``target``, lowered while closer; at most ``MAX_STEP`` times either way,
-    within ``WEIGHT_RANGE``."""
+    painting than ``target``, lowered while closer, and lowered while its edges correlate
+    with the photo's less than ``edge_floor``, whatever the distance; at most ``MAX_STEP``
+    times either way, within ``WEIGHT_RANGE``."""
     change = math.exp(GAIN * math.log(max(distance, 1e-6) / target))
+    if edges < edge_floor:
+        change = min(change, math.exp(EDGE_GAIN * math.log(max(edges, 1e-3) / edge_floor)))
     change = min(MAX_STEP, max(1.0 / MAX_STEP, change))
     low, high = WEIGHT_RANGE
     return float(min(high, max(low, weight * change)))

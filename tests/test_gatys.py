@@ -17,7 +17,7 @@ import torch
 
 import models.gatys as gatys
 from models.gatys import GatysConfig, GatysStylizer, luminance
-from models.gatys_balance import MAX_STEP, WEIGHT_RANGE, next_weight
+from models.gatys_balance import MAX_STEP, SETTLE_SEGMENTS, WEIGHT_RANGE, next_weight
 from models.vgg import VGG16Features
 from realtime.core.errors import UserError
 
@@ -213,21 +213,46 @@ def test_next_weight_moves_towards_the_target_within_bounds() -> None:
     assert next_weight(high, 9.0, 0.4) == high and next_weight(low, 0.01, 0.4) == low
 
 
+def test_next_weight_gives_way_to_the_photos_edges() -> None:
+    # Too far from the painting, but the photo's structure is going: the edges win.
+    assert next_weight(3.0, 0.5, 0.4, edges=0.4, edge_floor=0.6) < 3.0
+    # Edges above the floor leave the distance in charge, either way.
+    assert next_weight(3.0, 0.5, 0.4, edges=0.7, edge_floor=0.6) == next_weight(3.0, 0.5, 0.4)
+    assert next_weight(3.0, 0.3, 0.4, edges=0.7, edge_floor=0.6) == next_weight(3.0, 0.3, 0.4)
+    # Closer than needed and edges short: lowered by whichever asks for more.
+    assert next_weight(3.0, 0.3, 0.4, edges=0.3, edge_floor=0.6) <= next_weight(3.0, 0.3, 0.4)
+    assert next_weight(3.0, 0.4, 0.4, edges=0.0, edge_floor=0.6) == pytest.approx(3.0 / MAX_STEP)
+
+
 @pytest.mark.parametrize(("target", "direction"), [(1e-6, 1), (1e6, -1)])
 def test_steering_re_aims_the_weight_and_keeps_it(
     vgg: CountingVGG, target: float, direction: int
 ) -> None:
-    steered = config(style_weight=None, balance_target=target, balance_segment=4, steps=12)
+    # No edge floor: this tests the distance's steering (the floor's is tested above).
+    steered = config(
+        style_weight=None, balance_target=target, balance_segment=4, steps=16, balance_edges=0
+    )
     stylizer = GatysStylizer(vgg, painting(), steered, CPU)
     out, calls = run(stylizer, smooth_image(13))
-    assert [step for step, _, _ in calls] == list(range(1, 13))  # segments cost no steps
-    weights = [weight for _, _, weight in stylizer.steering]
-    assert len(weights) == 2  # re-aimed between the three segments, not after the last
+    assert [step for step, _, _ in calls] == list(range(1, 17))  # segments cost no steps
+    weights = [weight for _, _, weight, _ in stylizer.steering]
+    # Four segments: the first settles unmeasured, none follows the last.
+    assert len(weights) == 4 - SETTLE_SEGMENTS - 1
     start = steered.balance_start
     assert all((w - start) * direction > 0 for w in weights), weights
     # The weight found on the first image is kept: a video's next frame is not re-steered.
     stylizer.stylize(smooth_image(14))
-    assert len(stylizer.steering) == 2 and stylizer.style_weight == weights[-1]
+    assert len(stylizer.steering) == len(weights) and stylizer.style_weight == weights[-1]
+
+
+def test_steering_measures_the_photos_edges(vgg: CountingVGG) -> None:
+    steered = config(style_weight=None, balance_segment=4, steps=12, balance_edges=1.0)
+    stylizer = GatysStylizer(vgg, painting(), steered, CPU)
+    stylizer.stylize(smooth_image(13))
+    edges = [e for _, _, _, e in stylizer.steering]
+    assert edges and all(-1.0 <= e < 1.0 for e in edges)  # measured, not the 1.0 of "off"
+    # Below the floor the weight only falls, whatever the distance asked for.
+    assert all(w < steered.balance_start for _, _, w, _ in stylizer.steering)
 
 
 def test_a_given_style_weight_is_not_steered(vgg: CountingVGG) -> None:
@@ -276,6 +301,7 @@ def test_precision_applies_to_the_optimisation_passes_only(precision: str) -> No
         ({"precision": "fp16"}, "precision"),
         ({"balance_segment": 0}, "balance_segment"),
         ({"balance_target": -0.1}, "balance_target"),
+        ({"balance_edges": float("inf")}, "balance_edges"),
     ],
 )
 def test_bad_config_is_a_one_line_user_error(vgg: CountingVGG, changes: dict, named: str) -> None:
