@@ -12,7 +12,11 @@ measured as the scorer measures it (``models.metrics.gram_distance``: relu1_2..r
 Frobenius distance, the painting at the output's size). So each level's evaluations run in
 segments; after each segment the distance of the best point so far is measured and the
 weight moved towards ``target`` (``next_weight``), with a fresh L-BFGS memory for the new
-objective. A short search at a small size was tried first and does not predict the full
+objective. One distance does not carry across photos, though: on a street of facades the
+trained networks themselves stop further from the painting than on amber, and aiming there
+at amber's distance swamped the photo. So the weight also gives way whenever the output's
+edges correlate with the photo's less than a floor (the scorer's edge correlation), whatever
+the distance asks. A short search at a small size was tried first and does not predict the full
 size: at 128 and 256 px udnie and rain-princess lie on one curve, at 512 px 0.1 apart (fine
 strokes only count at the size the picture is seen at).
 
