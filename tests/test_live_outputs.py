@@ -448,6 +448,11 @@ def _screenshot(display: str) -> np.ndarray:
         return frame.to_ndarray(format="rgb24")
 
 
+def _overlay_shown(view: np.ndarray) -> bool:
+    """A frame is painted and the overlay's first line has white text in it."""
+    return bool(view.max() > 0 and (view[6:24, 6:200].max(axis=2) >= 200).mean() >= 0.03)
+
+
 def test_window_overlay_is_legible_in_a_screenshot(style_onnx: Path, tmp_path: Path) -> None:
     missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
     if missing:
@@ -475,11 +480,12 @@ def test_window_overlay_is_legible_in_a_screenshot(style_onnx: Path, tmp_path: P
             geometry = xdotool(display, "getwindowgeometry", "--shell", window[0])
             where = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
             x, y = int(where["X"]), int(where["Y"])
-            # A window can be mapped before its first frame is painted (all black); under load
-            # that lasts seconds, so look again until a frame shows, as a person would.
+            # A window can be mapped before its first frame is painted (all black), and under
+            # load a screenshot can catch it with the frame but not yet the overlay (CI did,
+            # 2026-12-07); so look again for up to 15 s until both show, as a person would.
             deadline = time.perf_counter() + 15
             view = _screenshot(display)[y : y + 360, x : x + 640]
-            while view.max() == 0 and time.perf_counter() < deadline:
+            while not _overlay_shown(view) and time.perf_counter() < deadline:
                 time.sleep(0.5)
                 view = _screenshot(display)[y : y + 360, x : x + 640]
             xdotool(display, "key", "--window", window[0], "q")
