@@ -311,7 +311,8 @@ class GatysStylizer:
         self.bf16 = config.precision == "bf16" or (
             config.precision == "auto" and bf16_native(self.device)
         )
-        # (long side, style distance, next weight) after each steered segment.
+        # (long side, style distance, next weight, edge correlation) after each steered
+        # segment (the edges read 1.0 with the edge floor off).
         self.steering: list[tuple[int, float, float]] = []
         # Fixed, or steered on the first image and kept (a video's frames share it, so the
         # look does not change from frame to frame).
@@ -494,10 +495,11 @@ class GatysStylizer:
         position: tuple[int, int],
         progress: ProgressFn | None,
         target: float,
-        photo: np.ndarray | None = None,
+        photo: np.ndarray,
     ) -> tuple[torch.Tensor, float]:
-        """``steps`` evaluations in segments, the style weight re-aimed at ``target`` after
-        each (``models.gatys_balance``); the result and the weight it ended with."""
+        """``steps`` evaluations in segments, the style weight re-aimed at ``target`` and at
+        the edge floor (edges against ``photo``, uint8) after each but the first and last
+        (``models.gatys_balance``); the result and the weight it ended with."""
         done, total = position
         h, w = x.shape[-2:]
         aim = {name: level.grams[name] for name in METRIC_LAYERS}
@@ -510,7 +512,7 @@ class GatysStylizer:
                 with torch.no_grad():
                     distance = gram_distance(self._forward(x, METRIC_LAYERS), aim)
                 edges = 1.0
-                if self.config.balance_edges > 0 and photo is not None:
+                if self.config.balance_edges > 0:
                     edges = edge_correlation(np.rint(_to_array(x)).astype(np.uint8), photo)
                 weight = next_weight(
                     level.style_weight, distance, target, edges, self.config.balance_edges
