@@ -21,6 +21,17 @@ from realtime.core.cards import read_card
 from realtime.core.errors import UserError
 
 
+def resolve_base(ref: Path) -> Path:
+    """``--base``: a file (.pth, or an exported .onnx with its card beside), or the name of
+    an installed multi-style network (``paintings-lite``), which is its .onnx file."""
+    if ref.is_file() or ref.suffix or len(ref.parts) > 1:
+        return ref  # a path: load_base says so if it is not there
+    from realtime.core.config import EngineConfig
+    from realtime.runtime.styles import resolve_style
+
+    return resolve_style(str(ref), EngineConfig()).path
+
+
 def load_base(path: Path, arch: str) -> dict[str, torch.Tensor]:
     """The base network's state, checked to be a multi-style network of ``arch``."""
     state = load_state(path)
@@ -30,13 +41,22 @@ def load_base(path: Path, arch: str) -> dict[str, torch.Tensor]:
             f"--base {path} is a single-style network; give a multi-style one (trained with "
             "several --style-image), or train the new style on its own with --init"
         )
-    expected = build_network(arch, styles).state_dict()
-    if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
-        raise UserError(
-            f"--base {path} is not a multi-style {arch} network; give one (--add-style "
-            "extends full networks only, so far)"
-        )
+    if not _fits(state, arch, styles):
+        other = _other(arch)
+        fix = f"add --arch {other}" if _fits(state, other, styles) else "give one"
+        raise UserError(f"--base {path} is not a multi-style {arch} network; {fix}")
     return state
+
+
+def _fits(state: dict[str, torch.Tensor], arch: str, styles: int) -> bool:
+    expected = build_network(arch, styles).state_dict()
+    return set(state) == set(expected) and all(
+        state[k].shape == v.shape for k, v in expected.items()
+    )
+
+
+def _other(arch: str) -> str:
+    return "lite" if arch == "full" else "full"
 
 
 def base_styles(path: Path, new_name: str) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ form, so ``realtime train --config NAME.config.toml`` trains it again.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import json
 import math
 import tomllib
@@ -253,11 +254,6 @@ class TrainConfig:
             raise UserError("--add-style takes one style image: the one to add to --base")
         if self.init is not None:
             raise UserError("--add-style starts from --base; drop --init")
-        if self.arch != "full":
-            raise UserError(
-                "--add-style extends --arch full networks only (so far); to add a style to a "
-                "lite one, train it again with every --style-image"
-            )
 
     def _check_layers(self, layer_names: Collection[str]) -> None:
         weights = self.style_layer_weights
@@ -328,7 +324,9 @@ def config_path_for(out: Path) -> Path:
 
 def read_recipe(path: Path) -> dict[str, Any]:
     """The options a recipe file sets (its keys are TrainConfig's fields), typed; relative
-    paths in it are relative to its folder, so a recipe works from wherever it is run."""
+    paths in it are relative to its folder, so a recipe works from wherever it is run. A
+    bare name (``add-style-lite``) is one of the recipes that ship in ``realtime/recipes``."""
+    path = packaged_recipe(path)
     try:
         with path.open("rb") as file:
             table = tomllib.load(file)
@@ -339,6 +337,14 @@ def read_recipe(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"--config {path} is not valid TOML: {exc}") from None
     return recipe_options(table, str(path), path.parent)
+
+
+def packaged_recipe(path: Path) -> Path:
+    """``path`` itself, or for a bare name with no such file, the packaged recipe NAME.toml."""
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    packaged = Path(str(importlib.resources.files("realtime") / "recipes" / f"{path}.toml"))
+    return packaged if packaged.is_file() else path
 
 
 def recipe_options(table: Mapping[str, Any], source: str, folder: Path) -> dict[str, Any]:

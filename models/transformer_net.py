@@ -126,10 +126,15 @@ def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """Read a TransformerNet ``state_dict`` from a plain ``.pth`` or a training checkpoint."""
+    """Read a TransformerNet ``state_dict`` from a plain ``.pth``, a training checkpoint, or
+    a network exported to ONNX (``models.onnx_weights``)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path} (give the path of a .pth file)")
+    if path.suffix.lower() == ".onnx":
+        from models.onnx_weights import onnx_state
+
+        return onnx_state(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for non-checkpoint files

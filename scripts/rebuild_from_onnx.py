@@ -18,34 +18,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
-from onnx import numpy_helper
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from models.onnx_weights import onnx_state  # noqa: E402
 from models.style_norm import num_styles_of_state  # noqa: E402
 from models.transformer_net import ARCHS, build_network  # noqa: E402
 from realtime.core.config import EngineConfig  # noqa: E402
 from realtime.runtime.engine import OnnxStylizer  # noqa: E402
 
-# The exporter wraps the network as the attribute ``net`` of its graph's module.
-PREFIX = "net."
 # 8-bit levels a rebuilt network may differ by from its float16 ONNX file on a test frame.
 TOLERANCE = 3
-
-
-def onnx_state(path: Path) -> dict[str, torch.Tensor]:
-    """The network's weights among the ONNX file's initializers, as float32 tensors."""
-    model = onnx.load(str(path))
-    return {
-        init.name.removeprefix(PREFIX): torch.from_numpy(
-            numpy_helper.to_array(init).astype(np.float32).copy()
-        )
-        for init in model.graph.initializer
-        if init.name.startswith(PREFIX)
-    }
 
 
 def rebuild(path: Path) -> torch.nn.Module:

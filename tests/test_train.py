@@ -28,6 +28,7 @@ from models.transformer_net import TransformerNet, build_network, load_transform
 from models.vgg import VGG16Features
 from realtime.cli.commands.train import config_from_args
 from realtime.cli.main import build_parser, main
+from realtime.core.config import EngineConfig
 from realtime.core.errors import UserError
 
 
@@ -327,6 +328,37 @@ def test_add_style_trains_only_the_new_norm_rows(files: Files, tmp_path: Path) -
     with torch.no_grad():
         y = model(torch.rand(1, 3, 32, 40) * 255, torch.tensor([[0.0, 0.0, 1.0]]))
     assert y.shape == (1, 3, 32, 40)
+
+
+def test_add_style_extends_a_shipped_lite_network_by_name(files: Files, tmp_path: Path) -> None:
+    """The panel's route: the live network's name as --base, read back from its ONNX file
+    (no .pth ships), a lite network's new row trained, the shipped rows kept exactly."""
+    from models.onnx_weights import onnx_state
+    from realtime.runtime.styles import resolve_style
+
+    out = tmp_path / "plus.pth"
+    argv = ["train", "--add-style", str(_third_style(files)), "--base", "paintings-lite"]
+    argv += ["--arch", "lite", *_argv(files, out, **{"--lr": "0.05"})[1:]]
+    argv = [a for a in argv if a not in ("--style-image", str(files.style))]
+    assert main(argv) == 0
+    shipped_path = resolve_style("paintings-lite", EngineConfig()).path
+    shipped, plus = onnx_state(shipped_path), torch.load(out, weights_only=True)
+    for key, value in shipped.items():
+        got = plus[key][: len(value)] if value.dim() == 2 else plus[key]
+        torch.testing.assert_close(got, value, rtol=0, atol=0)
+    assert plus["in1.weight"].shape[0] == shipped["in1.weight"].shape[0] + 1
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert [s["name"] for s in card["styles"]][-1] == "third"
+    assert card["base"] == str(shipped_path) and card["arch"] == "TransformerNet-lite"
+
+
+def test_add_style_to_a_lite_base_without_arch_lite_says_so(
+    files: Files, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--add-style", str(_third_style(files)), "--base", "paintings-lite"]
+    argv += _argv(files, tmp_path / "o.pth")[1:]
+    argv = [a for a in argv if a not in ("--style-image", str(files.style))]
+    _fails(argv, capsys, "is not a multi-style full network; add --arch lite")
 
 
 @pytest.mark.slow

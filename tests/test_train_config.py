@@ -199,3 +199,20 @@ def test_command_line_options_override_the_recipe_file(tmp_path: Path) -> None:
     recipe.write_text('dataset = "photos"\nout = "m.pth"\nbase = "multi.pth"\n', "utf-8")
     config = config_from_args(_args("--config", str(recipe), "--add-style", "new.jpg"))
     assert config.base == tmp_path / "multi.pth" and config.style_images == (Path("new.jpg"),)
+
+
+@pytest.mark.parametrize("arch", ["lite", "full"])
+def test_the_packaged_add_style_recipes_load_by_name(arch: str) -> None:
+    """The panel trains a new painting with ``--config add-style-ARCH``: a recipe that ships
+    in the package, read by name from wherever the command runs."""
+    config = config_from_args(_args(
+        "--config", f"add-style-{arch}", "--add-style", "new.jpg", "--base", "multi.pth",
+        "--dataset", "photos", "--out", "new.pth",
+    ))  # fmt: skip
+    assert config.arch == arch and config.base == Path("multi.pth")
+    assert config.steps < DEFAULTS.steps  # minutes, not a full training
+
+
+def test_an_unknown_recipe_name_is_one_line() -> None:
+    with pytest.raises(UserError, match="recipe file not found: no-such-recipe"):
+        config_from_args(_args("--config", "no-such-recipe", "--dataset", "d", "--out", "o.pth"))
