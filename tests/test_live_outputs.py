@@ -448,16 +448,20 @@ def _screenshot(display: str) -> np.ndarray:
         return frame.to_ndarray(format="rgb24")
 
 
+def _window_view(display: str, window: str) -> np.ndarray:
+    """The window's 640x360 area of a screenshot, where the window is now."""
+    geometry = xdotool(display, "getwindowgeometry", "--shell", window)
+    where = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
+    x, y = int(where["X"]), int(where["Y"])
+    return _screenshot(display)[y : y + 360, x : x + 640]
+
+
 def _overlay_shown(view: np.ndarray) -> bool:
     """A frame is painted and the overlay's first line has white text in it (the X cursor
     alone makes a black window's maximum non-zero, so the text is what counts)."""
     return bool(view.max() > 0 and (view[6:24, 6:200].max(axis=2) >= 200).mean() >= 0.03)
 
 
-# Intermittent in clean-clone CI (2 of the last 4 runs, 2026-12-07): the window stayed black
-# for all 18 s it was watched (the saved screenshot shows only the X cursor), so this is not
-# a slow first frame. Not understood yet; kept running, and reported, until it is.
-@pytest.mark.xfail(strict=False, reason="window intermittently never paints under Xvfb in CI")
 def test_window_overlay_is_legible_in_a_screenshot(style_onnx: Path, tmp_path: Path) -> None:
     missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
     if missing:
@@ -468,13 +472,16 @@ def test_window_overlay_is_legible_in_a_screenshot(style_onnx: Path, tmp_path: P
         if "no window support" in str(exc):
             pytest.skip(str(exc))
     clip = make_clip(tmp_path / "wide.mp4", width=640, height=360, frames=250, rate=25)
-    with xvfb() as display:
+    log_path = tmp_path / "webcam.log"
+    with xvfb() as display, log_path.open("w") as log_file:
         env = {**os.environ, "DISPLAY": display}
         env.pop("WAYLAND_DISPLAY", None)
+        # Its output goes to a file, not a pipe nobody reads while the test watches: a full
+        # pipe blocks the run's writes, and with them the loop that paints the window.
         process = subprocess.Popen(
             [sys.executable, "-m", "realtime", "webcam", "--camera", str(clip), "--style",
              str(style_onnx), "--device", "cpu", "--duration", "20"],
-            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:
             window = xdotool(
@@ -482,27 +489,31 @@ def test_window_overlay_is_legible_in_a_screenshot(style_onnx: Path, tmp_path: P
             ).split()
             assert window, "no window appeared"
             time.sleep(3.0)  # past the first stats line, so the overlay has both lines
-            geometry = xdotool(display, "getwindowgeometry", "--shell", window[0])
-            where = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
-            x, y = int(where["X"]), int(where["Y"])
             # A window can be mapped before its first frame is painted (all black), and under
             # load a screenshot can catch it with the frame but not yet the overlay (CI did,
-            # 2026-12-07); so look again for up to 15 s until both show, as a person would.
+            # 2026-12-07); so look again for up to 15 s until both show, as a person would,
+            # reading the window's place each time (it may move once it has its size).
             deadline = time.perf_counter() + 15
-            view = _screenshot(display)[y : y + 360, x : x + 640]
+            view = _window_view(display, window[0])
             while not _overlay_shown(view) and time.perf_counter() < deadline:
                 time.sleep(0.5)
-                view = _screenshot(display)[y : y + 360, x : x + 640]
+                view = _window_view(display, window[0])
             xdotool(display, "key", "--window", window[0], "q")
-            process.communicate(timeout=20)
+            process.wait(timeout=20)
         finally:
             if process.poll() is None:
                 process.kill()
-                process.communicate()
+                process.wait()
+    log = log_path.read_text(errors="replace")
     import cv2
 
     cv2.imwrite(str(tmp_path / "window.png"), cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
-    assert view.max() > 0, "the window never showed a frame"
+    # The X cursor alone lights a few pixels of a black window: a frame lights most of them.
+    # In 3 of 5 clean-clone CI runs (2026-12-07) the window stayed black for all 18 s, which
+    # this machine has not reproduced; until it is understood that case is reported with
+    # the run's own output (pytest -ra prints it), and what the overlay shows is asserted.
+    if (view.max(axis=2) > 0).mean() <= 0.5:
+        pytest.xfail(f"no frame in the window in 18 s; the run said: {log[-1500:]!r}")
     # The overlay's first line: a dark box with white text in it, whatever is behind it.
     corner = view[6:24, 6:200].max(axis=2)
     assert np.median(corner) <= 100, "the overlay's box is not dark over a white background"
