@@ -21,17 +21,6 @@ from realtime.core.cards import read_card
 from realtime.core.errors import UserError
 
 
-def resolve_base(ref: Path) -> Path:
-    """``--base``: a file (.pth, or an exported .onnx with its card beside), or the name of
-    an installed multi-style network (``paintings-lite``), which is its .onnx file."""
-    if ref.is_file() or ref.suffix or len(ref.parts) > 1:
-        return ref  # a path: load_base says so if it is not there
-    from realtime.core.config import EngineConfig
-    from realtime.runtime.styles import resolve_style
-
-    return resolve_style(str(ref), EngineConfig()).path
-
-
 def load_base(path: Path, arch: str) -> dict[str, torch.Tensor]:
     """The base network's state, checked to be a multi-style network of ``arch``."""
     state = load_state(path)

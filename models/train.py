@@ -382,8 +382,6 @@ def _start(
     # whole decides the student's styles (which the checkpoint check and every step go by),
     # and it is built before seeding, so the student's starting weights are as without one.
     config, teacher = _read_teacher(config, device)
-    if config.base is not None:  # a style name (the panel's live network) becomes its file
-        config = replace(config, base=add_style.resolve_base(config.base))
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     use_amp = config.amp and device.type == "cuda"

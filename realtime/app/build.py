@@ -49,6 +49,8 @@ from realtime.runtime.styles import (
     is_known,
     is_lite,
     is_style_file,
+    list_styles,
+    parse_mix,
     resolve_style,
 )
 from realtime.temporal.stage import check_temporal, temporal_stage
@@ -77,6 +79,8 @@ def choose_style(config: RunConfig, live: bool = False) -> tuple[str, bool]:
         return style, True
     if config.arch != "auto" or is_lite(style):
         return style, config.arch == "lite" or is_lite(style)
+    if _lite_only(style):
+        return style, True
     if not live:
         return style, False
     reason = cpu_only_reason(config.engine)
@@ -90,6 +94,17 @@ def choose_style(config: RunConfig, live: bool = False) -> tuple[str, bool]:
         style,
     )
     return style, True
+
+
+def _lite_only(style: str) -> bool:
+    """Whether only lite networks paint the style named (one added to a lite network from the
+    panel): every run takes it, as there is no full one. A mix takes whichever network mixes
+    it already (``resolve_style``)."""
+    if is_style_file(style) or parse_mix(style) is not None:
+        return False
+    entries = list_styles()
+    full = any(e.name == style or (style in e.mixes and not is_lite(e.name)) for e in entries)
+    return not full and has_lite(style)
 
 
 def stylizer_for(

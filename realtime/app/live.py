@@ -155,6 +155,28 @@ class LiveSession:
         controls = self.controls
         return controls.outputs_done, controls.last_output
 
+    def latest_input(self) -> np.ndarray | None:
+        """The newest camera frame, as it came (None before the first)."""
+        return self.controls.last_input
+
+    @property
+    def network_path(self) -> Path | None:
+        """The multi-style network file the run paints with; None for a single-style run."""
+        mixer = self.controls.mixer
+        return Path(mixer.stylizer.model_path) if mixer is not None else None
+
+    def load_network(self, path: Path) -> OnnxStylizer:
+        """A network loaded and warmed up at this run's processing size, on the calling
+        thread (not the loop's: the live picture goes on meanwhile)."""
+        stylizer = OnnxStylizer(path, self.spec.run.engine, announce=False)
+        process = replace(self.spec.run.process, output_size=self.output_size)
+        check_processing_size(stylizer, process, (self.source.width, self.source.height))
+        return stylizer
+
+    def replace_network(self, stylizer: OnnxStylizer, select: str) -> None:
+        """Paint with ``stylizer``, the running network with more styles, and ``select``."""
+        self.controls.replace_network(stylizer, select)
+
     def update(self, changes: dict[str, Any]) -> LiveState:
         """Apply any subset of the state's settable fields (``POST /api/state``) in a fixed
         order (the style before the mix, a morph after both). A bad field changes nothing:

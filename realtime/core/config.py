@@ -181,6 +181,15 @@ class LiveConfig:
     log_stats: bool = True  # print the statistics line on stderr
     morph_seconds: float = DEFAULT_MORPH_SECONDS
     morph_to: str | None = None  # start by morphing to this style
+    # A painting dropped on the panel trains a new style (realtime.app.add_style) on these
+    # photos; None: on frames of the live input, collected first: 48 frames 0.25 s apart (12 s
+    # of camera: enough variety for a style that has only its norms to learn).
+    add_style_photos: Path | None = None
+    add_style_frames: int = 48
+    add_style_frame_interval: float = 0.25
+    # Its training recipe; None: the packaged one for the network's kind,
+    # realtime/recipes/add-style-lite.toml or add-style-full.toml.
+    add_style_recipe: Path | None = None
 
     def check(self) -> None:
         for name, value in (
@@ -193,3 +202,14 @@ class LiveConfig:
                 raise UserError(f"{name} must be positive, got {value}")
         if self.stats_interval <= 0:
             raise ValueError("stats_interval must be positive")
+        if self.add_style_frames <= 0 or self.add_style_frame_interval <= 0:
+            raise ValueError("add_style_frames and add_style_frame_interval must be positive")
+        if self.add_style_photos is not None and not self.add_style_photos.is_dir():
+            raise UserError(
+                f"--panel-photos {self.add_style_photos} is not a folder; give a folder of photos"
+            )
+        if self.add_style_recipe is not None and not self.add_style_recipe.is_file():
+            raise UserError(
+                f"--panel-recipe {self.add_style_recipe} is not a file; give a training recipe "
+                "(.toml)"
+            )

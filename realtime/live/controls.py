@@ -112,6 +112,9 @@ class LiveControls:
         self.message, self.message_until = "", 0.0
         self.snapshots: list[Path] = []
         self.last_output: np.ndarray | None = None
+        # The newest camera frame the loop took, as it came (paused too): what a painting added
+        # from the panel trains on and previews with (realtime.app.add_style).
+        self.last_input: np.ndarray | None = None
         self.outputs_done = 0  # frames sent to the outputs, numbering last_output
         self.stats: LatencyStats | None = None
         self._loop_thread: threading.Thread | None = None
@@ -170,6 +173,9 @@ class LiveControls:
         self._poll_style()
         if self.mixer is not None:
             self.mixer.tick(now)
+
+    def frame_in(self, frame: np.ndarray) -> None:
+        self.last_input = frame
 
     def frame_done(self, frame: np.ndarray) -> None:
         self.last_output = frame
@@ -262,6 +268,26 @@ class LiveControls:
             mixer.morph_seconds = float(seconds)
         mixer.morph_to(target, time.perf_counter())
         self.say(f"morphing to {name}")
+
+    @on_loop_thread
+    def replace_network(self, stylizer: Any, select: str) -> None:
+        """Paint with ``stylizer`` from the next frame: a multi-style network with the running
+        one's styles in their order and more after them (a painting added from the panel),
+        loaded and warmed up elsewhere; then ``select`` alone. The mix's morph speed carries
+        over; the temporal history does not (the old network's strokes would bleed in)."""
+        old = self._need_mixer()
+        styles = list(stylizer.styles)
+        if styles[: len(old.styles)] != old.styles or select not in styles:
+            raise UserError(
+                f"the new network paints {', '.join(styles)}, not the running "
+                f"{', '.join(old.styles)} and {select}; restart the run to use it"
+            )
+        mixer = Mixer(stylizer, old.morph_seconds)
+        mixer.switch(mixer.index(select))
+        self.processor.stylize = stylizer
+        self.mixer = mixer
+        self.temporal.reset()
+        self.say(f"new style {select}: painting it")
 
     @on_loop_thread
     def morph_next(self) -> None:

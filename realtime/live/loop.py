@@ -161,6 +161,8 @@ class _LiveLoop:
     def _take(self, item: Captured, now: float) -> None:
         skipped = item.seq - self.seq - 1
         self.seq = item.seq
+        if self.controls is not None:
+            self.controls.frame_in(item.image)
         if self.controls is not None and self.controls.paused:
             self.stats.add_dropped(skipped + 1)
             if self.last_output is not None:

@@ -18,9 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
+from realtime.app.add_style import StyleDesk
 from realtime.app.live import LiveSession
+from realtime.app.painting import NotAnImage, StyleConflict
 from realtime.core.errors import UserError
 from realtime.panel.preview import MAX_WATCHERS, Preview
 from realtime.panel.security import Guard, guard_middleware, is_loopback, new_token
@@ -28,6 +30,8 @@ from realtime.panel.thumbnails import Thumbnails
 
 MAX_BODY = 64 * 1024  # JSON bodies are a few hundred bytes
 MAX_UPLOAD = 20 * 1024 * 1024  # a painting: a large JPEG or PNG
+MAX_NAME_FIELD = 1024  # the form's name field (a style name is at most 40 characters)
+_UPLOAD_CHUNK = 64 * 1024
 _STOP_SECONDS = 5.0
 _WRITE_TIMEOUT = 5.0  # a preview client that takes longer for one frame is dropped
 _RECORD_NAME = re.compile(r"^[\w.-]{1,100}\.(mp4|mkv|mov)$")
@@ -66,6 +70,7 @@ class PanelServer:
         self._guard = Guard(self.token, host, port)
         self.preview = Preview(session.latest_frame)
         self.thumbnails = Thumbnails(session)
+        self.styles = StyleDesk(session)  # paintings added from the page
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="panel", daemon=True)
         self._runner: web.AppRunner | None = None
@@ -93,6 +98,8 @@ class PanelServer:
         webbrowser.open(self.url)
 
     def stop(self) -> None:
+        # A training first: its subprocesses end and its files go, whatever the server does.
+        self.styles.close()
         if not self._thread.is_alive():
             return
         future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
@@ -142,6 +149,9 @@ class PanelServer:
         app.router.add_get("/api/snapshots/{name}", routes.snapshot_file)
         app.router.add_post("/api/record", routes.record)
         app.router.add_get("/api/styles/{name}/thumbnail.jpg", routes.thumbnail)
+        app.router.add_post("/api/styles", routes.add_style)
+        app.router.add_post("/api/styles/cancel", routes.cancel_style)
+        app.router.add_get("/api/styles/training/preview.jpg", routes.training_preview)
         app.router.add_get("/api/preview.jpg", routes.preview_jpeg)
         app.router.add_get("/api/preview.mjpg", routes.preview_stream)
         return app
@@ -182,12 +192,18 @@ class _Routes:
         return web.Response(text=text, content_type=_TYPES[Path(name).suffix])
 
     async def get_state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.session.state().as_dict())
+        return web.json_response(self._state())
+
+    def _state(self) -> dict[str, Any]:
+        training = self.server.styles.state()
+        return self.session.state().as_dict() | {
+            "training": training.as_dict() if training is not None else None
+        }
 
     async def post_state(self, request: web.Request) -> web.Response:
         changes = await self._json_body(request)
-        state = await self._control(lambda: self.session.update(changes))
-        return web.json_response(state.as_dict())
+        await self._control(lambda: self.session.update(changes))
+        return web.json_response(self._state())
 
     async def snapshot(self, request: web.Request) -> web.Response:
         path: Path = await self._control(self.session.snapshot)
@@ -236,6 +252,67 @@ class _Routes:
             raise web.HTTPNotFound(reason=f"no style {name!r} in this run")
         return web.Response(body=data, content_type="image/jpeg")
 
+    # -- a painting added: docs/PANEL.md, "Adding a painting" -----------------------------------
+
+    async def add_style(self, request: web.Request) -> web.Response:
+        data, filename, name = await self._painting_form(request)
+        desk = self.server.styles
+        try:
+            training = await asyncio.to_thread(desk.add, data, filename, name)
+        except StyleConflict as exc:
+            raise web.HTTPConflict(reason=str(exc)) from None
+        except NotAnImage as exc:
+            raise web.HTTPUnsupportedMediaType(reason=str(exc)) from None
+        except UserError as exc:
+            raise web.HTTPBadRequest(reason=str(exc)) from None
+        return web.json_response({"training": training.as_dict()}, status=202)
+
+    async def _painting_form(self, request: web.Request) -> tuple[bytes, str | None, str | None]:
+        """The form's painting (its bytes and file name) and name, each read up to its limit."""
+        if request.content_type != "multipart/form-data":
+            raise web.HTTPUnsupportedMediaType(
+                reason="send the painting as multipart/form-data in the field painting "
+                "(curl -F painting=@FILE)"
+            )
+        if (request.content_length or 0) > MAX_UPLOAD + MAX_BODY:
+            raise _too_large()
+        data: bytes | None = None
+        filename = name = None
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                field = getattr(part, "name", None)
+                if field == "painting" and isinstance(part, BodyPartReader):
+                    filename = part.filename
+                    data = await _read_part(part, MAX_UPLOAD)
+                elif field == "name" and isinstance(part, BodyPartReader):
+                    name = (await _read_part(part, MAX_NAME_FIELD)).decode("utf-8", "replace")
+                else:
+                    raise web.HTTPBadRequest(
+                        reason=f"unknown field {field!r}; send painting (the image) and, if "
+                        "you like, name"
+                    )
+        except (ValueError, AssertionError, LookupError):
+            raise web.HTTPBadRequest(
+                reason="the form cannot be read; send multipart/form-data"
+            ) from None
+        if not data:
+            raise web.HTTPBadRequest(reason="no painting: send the image in the field painting")
+        return data, filename, name
+
+    async def cancel_style(self, request: web.Request) -> web.Response:
+        try:
+            training = await asyncio.to_thread(self.server.styles.cancel)
+        except StyleConflict as exc:
+            raise web.HTTPConflict(reason=str(exc)) from None
+        return web.json_response({"training": training.as_dict()})
+
+    async def training_preview(self, request: web.Request) -> web.Response:
+        data = await asyncio.to_thread(self.server.styles.preview)
+        if data is None:
+            raise web.HTTPNotFound(reason="no preview of a training yet")
+        return web.Response(body=data, content_type="image/jpeg")
+
     async def preview_jpeg(self, request: web.Request) -> web.Response:
         data = await asyncio.to_thread(self.server.preview.jpeg)
         if data is None:
@@ -274,3 +351,24 @@ class _Routes:
                 await asyncio.wait_for(response.write(part), _WRITE_TIMEOUT)
                 last = data
             await asyncio.sleep(preview.interval)
+
+
+def _too_large() -> web.HTTPRequestEntityTooLarge:
+    return web.HTTPRequestEntityTooLarge(
+        max_size=MAX_UPLOAD,
+        reason=f"the painting is over {MAX_UPLOAD // 2**20} MB; give a smaller file",
+    )
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    chunks, size = [], 0
+    while chunk := await part.read_chunk(_UPLOAD_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise (
+                _too_large()
+                if limit == MAX_UPLOAD
+                else web.HTTPBadRequest(reason=f"the field {part.name} is over {limit} bytes")
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)

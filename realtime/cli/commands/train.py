@@ -26,6 +26,7 @@ from models.train_config import (
     read_recipe,
 )
 from realtime.cli.options import add_vgg_weights_option
+from realtime.core.config import EngineConfig
 from realtime.core.errors import UserError
 
 _UNSET = argparse.SUPPRESS
@@ -394,6 +395,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if hasattr(args, "style_images"):
             raise UserError("--add-style replaces --style-image; give one or the other")
         values["style_images"] = (args.add_style,)
+        values["base"] = _base_file(Path(values["base"]))
     missing = [flag for flag, name in (("--dataset DIR", "dataset"), ("--out NAME.pth", "out"))
                if name not in values]  # fmt: skip
     if missing:
@@ -401,6 +403,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             f"realtime train needs {' and '.join(missing)}, on the command line or in --config"
         )
     return TrainConfig(**{"style_images": (), **values})
+
+
+def _base_file(ref: Path) -> Path:
+    """``--base``: a file (.pth, or an exported .onnx with its card beside), or the name of
+    an installed multi-style network (``paintings-lite``: the panel's live network)."""
+    if ref.is_file() or ref.suffix or len(ref.parts) > 1:
+        return ref  # a path: the trainer says so if it is not there
+    from realtime.runtime.styles import resolve_style
+
+    return resolve_style(str(ref), EngineConfig()).path
 
 
 def run(args: argparse.Namespace) -> int:

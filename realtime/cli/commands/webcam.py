@@ -30,6 +30,13 @@ from realtime.live.keys import KEYS_HELP
 DEFAULT_PANEL = "127.0.0.1:8765"
 
 _UNSET = argparse.SUPPRESS
+# Options that mean something only with --panel: (flag, dest).
+_PANEL_ONLY = (
+    ("--panel-public", "panel_public"),
+    ("--panel-open", "panel_open"),
+    ("--panel-photos", "add_style_photos"),
+    ("--panel-recipe", "add_style_recipe"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,6 +81,25 @@ def _add_panel_options(parser: argparse.ArgumentParser) -> None:
     )
     panel.add_argument(
         "--panel-open", action="store_true", help="open the panel in the default browser"
+    )
+    d = LiveConfig()
+    panel.add_argument(
+        "--panel-photos",
+        dest="add_style_photos",
+        type=Path,
+        default=_UNSET,
+        metavar="DIR",
+        help="a painting dropped on the panel trains on these photos (default: "
+        f"{d.add_style_frames} frames of the camera, {d.add_style_frame_interval:g} s apart)",
+    )
+    panel.add_argument(
+        "--panel-recipe",
+        dest="add_style_recipe",
+        type=Path,
+        default=_UNSET,
+        metavar="RECIPE.toml",
+        help="the training recipe of a painting dropped on the panel (default: the packaged "
+        "add-style-lite or add-style-full, for the network's kind)",
     )
 
 
@@ -240,8 +266,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _panel_address(args: argparse.Namespace) -> tuple[str, int] | None:
     if args.panel is None:
-        if args.panel_public or args.panel_open:
-            raise UserError("--panel-public and --panel-open go with --panel [HOST:]PORT")
+        given = [flag for flag, dest in _PANEL_ONLY if getattr(args, dest, False)]
+        if given:
+            raise UserError(f"{given[0]} goes with --panel [HOST:]PORT; add --panel or drop it")
         return None
     missing = missing_module("aiohttp")
     if missing is not None:

@@ -12,13 +12,14 @@ function withToken(path) {
 }
 
 async function api(method, path, body) {
+  const form = body instanceof FormData; // a painting: the browser sets its multipart type
   const response = await fetch(path, {
     method,
     headers: Object.assign(
       { Authorization: "Bearer " + token },
-      body === undefined ? {} : { "Content-Type": "application/json" },
+      body === undefined || form ? {} : { "Content-Type": "application/json" },
     ),
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || form ? body : JSON.stringify(body),
     cache: "no-store",
   });
   const data = await response.json().catch(() => ({ error: response.statusText }));
@@ -62,6 +63,7 @@ function render(next) {
   $("record").textContent = state.recording ? "Stop recording" : "Record";
   $("record").classList.toggle("on", Boolean(state.recording));
   if (state.message && $("message").className !== "error") say(state.message);
+  renderTraining(state.training);
 }
 
 function setRange(id, value) {
@@ -175,6 +177,103 @@ async function record() {
   }
 }
 
+// -- adding a painting (docs/PANEL.md, "Adding a painting") ------------------------------------
+
+const RUNNING = ["collecting", "training", "exporting"];
+let previewAt = 0; // when the learning style's preview was last asked for
+let trainingSeen = ""; // the last job and status shown, to refresh the preview once at its end
+
+function addSay(text, error = false) {
+  $("add-message").textContent = text;
+  $("add-message").className = error ? "error" : "";
+}
+
+async function upload(file) {
+  const form = new FormData();
+  form.append("painting", file, file.name);
+  const name = $("painting-name").value.trim();
+  if (name) form.append("name", name);
+  addSay("sending " + file.name + "…");
+  try {
+    const answer = await api("POST", "/api/styles", form);
+    addSay("");
+    renderTraining(answer.training);
+  } catch (error) {
+    addSay(error.message, true);
+  }
+}
+
+async function cancelTraining() {
+  try {
+    renderTraining((await api("POST", "/api/styles/cancel")).training);
+  } catch (error) {
+    addSay(error.message, true);
+  }
+}
+
+function seconds(value) {
+  return value < 90 ? Math.round(value) + " s" : Math.round(value / 60) + " min";
+}
+
+function renderTraining(job) {
+  $("training").hidden = !job;
+  if (!job) return;
+  const running = RUNNING.includes(job.status);
+  const bar = $("training-progress");
+  let text = job.message;
+  if (job.status === "collecting") {
+    [bar.max, bar.value] = [job.to_collect || 1, job.collected];
+    text = `${job.name}: collecting camera frames, ${job.collected}/${job.to_collect}`;
+  } else if (job.status === "training") {
+    [bar.max, bar.value] = [job.steps || 1, job.step];
+    text = `${job.name}: step ${job.step}/${job.steps}`;
+    const eta = job.eta_seconds;
+    text += eta === null ? " · timing…" : ` · about ${seconds(eta)} left`;
+  } else if (job.status === "exporting") {
+    bar.removeAttribute("value"); // indeterminate: exporting, installing, switching
+    text = `${job.name}: exporting and loading the network`;
+  } else {
+    [bar.max, bar.value] = [1, job.status === "done" ? 1 : 0];
+  }
+  $("training-status").textContent = text;
+  $("training-status").className = ["failed", "cancelled"].includes(job.status) ? "error" : "";
+  $("training-cancel").hidden = !running;
+  const seen = job.name + "/" + job.status;
+  const due = running ? Date.now() - previewAt > 2000 : seen !== trainingSeen;
+  if (job.preview && due) {
+    previewAt = Date.now();
+    $("training-preview").src = withToken("/api/styles/training/preview.jpg?at=" + previewAt);
+    $("training-preview").hidden = false;
+  } else if (!job.preview) {
+    $("training-preview").hidden = true;
+  }
+  trainingSeen = seen;
+}
+
+function startDropZone() {
+  const drop = $("drop");
+  // A file dropped anywhere else must not make the browser leave the panel to show it.
+  for (const type of ["dragover", "drop"]) {
+    document.addEventListener(type, (event) => event.preventDefault());
+  }
+  for (const type of ["dragenter", "dragover"]) {
+    drop.addEventListener(type, () => drop.classList.add("over"));
+  }
+  for (const type of ["dragleave", "drop"]) {
+    drop.addEventListener(type, () => drop.classList.remove("over"));
+  }
+  drop.addEventListener("drop", (event) => {
+    const file = event.dataTransfer.files[0];
+    if (file) upload(file);
+  });
+  $("painting").addEventListener("change", () => {
+    const file = $("painting").files[0];
+    $("painting").value = ""; // the same file again is a new choice
+    if (file) upload(file);
+  });
+  $("training-cancel").addEventListener("click", cancelTraining);
+}
+
 function start() {
   $("preview").src = withToken("/api/preview.mjpg");
   track($("strength"), () => change({ strength: Number($("strength").value) / 100 }));
@@ -191,6 +290,7 @@ function start() {
   );
   $("snapshot").addEventListener("click", snapshot);
   $("record").addEventListener("click", record);
+  startDropZone();
   poll();
   setInterval(poll, 1000);
 }
