@@ -240,11 +240,13 @@ function renderTraining(job) {
   $("training-cancel").hidden = !running;
   const seen = job.name + "/" + job.status;
   const due = running ? Date.now() - previewAt > 2000 : seen !== trainingSeen;
-  if (job.preview && due) {
+  // A failed or cancelled job's work folder is gone, previews and all.
+  const shown = job.preview && !["failed", "cancelled"].includes(job.status);
+  if (shown && due) {
     previewAt = Date.now();
     $("training-preview").src = withToken("/api/styles/training/preview.jpg?at=" + previewAt);
     $("training-preview").hidden = false;
-  } else if (!job.preview) {
+  } else if (!shown) {
     $("training-preview").hidden = true;
   }
   trainingSeen = seen;
