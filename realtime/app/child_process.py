@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from realtime.core.signals import PARENT_ENV
+
 NICENESS = 10  # below the live loop, as `nice` would start it
 TAIL_LINES = 50
 _STOP_GRACE = 3.0  # seconds a SIGTERM'd child has to end before SIGKILL
@@ -31,7 +33,8 @@ class ChildProcess:
     def __init__(
         self, command: list[str], cwd: Path, on_line: Callable[[str], None] | None = None
     ) -> None:
-        env = os.environ | {"PYTHONUNBUFFERED": "1"}  # its lines as they are written
+        # Its lines as they are written; this pid, so it ends if this process is killed.
+        env = os.environ | {"PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
         self.process = subprocess.Popen(
             command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, **_own_group(),

@@ -33,7 +33,13 @@ from realtime.core.errors import (
 from realtime.core.extras import EXTRA_OF_MODULE, missing_message, missing_module
 from realtime.core.log import setup_logging
 from realtime.core.progress import drop_progress_bars
-from realtime.core.signals import exit_process, sigterm_raises, stop_cause, terminated
+from realtime.core.signals import (
+    end_with_parent,
+    exit_process,
+    sigterm_raises,
+    stop_cause,
+    terminated,
+)
 
 # Order here is the order in ``realtime --help``. Imported, not looked up by name: a command
 # whose module fails to import is a failure of the whole program, never a missing command.
@@ -95,6 +101,7 @@ def run() -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM (kill, timeout, systemd, Docker) takes Ctrl-C's path for the whole command: the
     # outputs are finalised as on Ctrl-C, and the exit code says which signal it was.
+    end_with_parent()
     with sigterm_raises():
         code = _main(argv)
         if terminated() and code in (EXIT_OK, EXIT_DAMAGED_INPUT, EXIT_INTERRUPTED):

@@ -176,3 +176,33 @@ def wait_interruptibly(call: Callable[[], T], name: str) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+# Set by a process that starts ``realtime`` as its helper (the panel's add-style training):
+# the parent's pid, which the helper watches.
+PARENT_ENV = "REALTIME_PARENT_PID"
+_PARENT_POLL = 1.0  # seconds between looks at the parent
+
+
+def end_with_parent() -> None:
+    """Where ``PARENT_ENV`` names a parent, stop this process (SIGTERM to its own process
+    group, so its workers and its own finalising go with it) once that parent is gone.
+
+    A parent that ends normally stops its helper itself; this is for one killed outright
+    (SIGKILL, the OOM killer), which would leave a training running on in the background
+    for nobody. It is a thread looking at ``os.getppid()``: an orphan is re-parented, and a
+    ``prctl`` death signal would need a ``preexec_fn``, unsafe in a parent with threads."""
+    expected = os.environ.pop(PARENT_ENV, "")
+    if os.name != "posix" or not expected.isdigit():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(expected):
+            threading.Event().wait(_PARENT_POLL)
+        with contextlib.suppress(OSError):
+            if os.getpgrp() == os.getpid():  # a group of its own: its workers go too
+                os.killpg(os.getpgrp(), signal.SIGTERM)
+            else:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent watch", daemon=True).start()
