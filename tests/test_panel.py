@@ -83,6 +83,33 @@ def post(run: Run, path: str, body: object, **headers: str) -> tuple[int, dict]:
     return status, json.loads(data)
 
 
+def start_panel(command: list[str], cwd: Path, port: int, env: dict[str, str] | None = None) -> Run:
+    """``command``, a real ``realtime webcam --panel 127.0.0.1:PORT`` run, once it has printed
+    its URL and frames are flowing; its stderr is kept in ``Run.lines``."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                               env=os.environ | (env or {}))  # fmt: skip
+    lines: list[str] = []
+    found = threading.Event()
+
+    def drain() -> None:
+        for line in process.stderr:  # type: ignore[union-attr]
+            lines.append(line.rstrip())
+            if URL_LINE.search(line):
+                found.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not found.wait(60):
+        process.kill()
+        pytest.fail("no panel URL printed:\n" + "\n".join(lines))
+    url = next(m.group(1) for line in lines if (m := URL_LINE.search(line)))
+    live = Run(process, url, port, url.split("token=", 1)[1], lines)
+    deadline = time.monotonic() + 30
+    while state(live)["frames"] < 2:  # frames are flowing
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.1)
+    return live
+
+
 @pytest.fixture(scope="module")
 def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """320x240, 25 fps, 60 s of a still picture: whatever changes in the output, the
@@ -99,34 +126,14 @@ def run(camera_clip: Path, tmp_path: Path) -> Iterator[Run]:
         "--style", "mosaic", "--arch", "lite", "--device", "cpu", "--temporal", "off",
         "--snapshot-dir", str(tmp_path), "--panel", f"127.0.0.1:{port}", "--quiet",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    lines: list[str] = []
-    found = threading.Event()
-
-    def drain() -> None:
-        for line in process.stderr:  # type: ignore[union-attr]
-            lines.append(line.rstrip())
-            if URL_LINE.search(line):
-                found.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    if not found.wait(60):
-        process.kill()
-        pytest.fail("no panel URL printed:\n" + "\n".join(lines))
-    url = next(m.group(1) for line in lines if (m := URL_LINE.search(line)))
-    token = url.split("token=", 1)[1]
-    live = Run(process, url, port, token, lines)
-    deadline = time.monotonic() + 30
-    while state(live)["frames"] < 2:  # frames are flowing
-        assert time.monotonic() < deadline, lines
-        time.sleep(0.1)
+    live = start_panel(command, tmp_path, port)
     yield live
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+    if live.process.poll() is None:
+        live.process.send_signal(signal.SIGINT)
         try:
-            process.wait(20)
+            live.process.wait(20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            live.process.kill()
 
 
 def stop(run: Run) -> int:

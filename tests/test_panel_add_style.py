@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ import cv2
 import numpy as np
 import pytest
 from fixtures_media import make_clip
-from test_panel import CHROMIUM, URL_LINE, Run, free_port, request, state, stop
+from test_panel import CHROMIUM, Run, free_port, request, start_panel, state, stop
 
 pytest.importorskip("aiohttp", reason="the panel needs the [panel] extra (aiohttp)")
 
@@ -58,25 +57,7 @@ def start_run(clip: Path, cwd: Path, *options: str, env: dict[str, str] | None =
         "--arch", "lite", "--device", "cpu", "--temporal", "off", "--snapshot-dir", str(cwd),
         "--panel", f"127.0.0.1:{port}", "--quiet", *options,
     ]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=cwd,
-                               env=os.environ | (env or {}))  # fmt: skip
-    lines: list[str] = []
-    found = threading.Event()
-
-    def drain() -> None:
-        for line in process.stderr:  # type: ignore[union-attr]
-            lines.append(line.rstrip())
-            if URL_LINE.search(line):
-                found.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    if not found.wait(60):
-        process.kill()
-        pytest.fail("no panel URL printed:\n" + "\n".join(lines))
-    url = next(m.group(1) for line in lines if (m := URL_LINE.search(line)))
-    run = Run(process, url, port, url.split("token=", 1)[1], lines)
-    wait_for(lambda: state(run)["frames"] >= 2, 30, run)
-    return run
+    return start_panel(command, cwd, port, env)
 
 
 @pytest.fixture
