@@ -128,12 +128,17 @@ def run(camera_clip: Path, tmp_path: Path) -> Iterator[Run]:
     ]  # fmt: skip
     live = start_panel(command, tmp_path, port)
     yield live
-    if live.process.poll() is None:
-        live.process.send_signal(signal.SIGINT)
+    end_run(live)
+
+
+def end_run(run: Run, timeout: float = 30) -> None:
+    """A test's run, stopped at its end whatever happened: Ctrl-C, then a kill."""
+    if run.process.poll() is None:
+        run.process.send_signal(signal.SIGINT)
         try:
-            live.process.wait(20)
+            run.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            live.process.kill()
+            run.process.kill()
 
 
 def stop(run: Run) -> int:

@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from fixtures_media import make_clip
-from test_panel import CHROMIUM, Run, free_port, request, start_panel, state, stop
+from test_panel import CHROMIUM, Run, end_run, free_port, request, start_panel, state, stop
 
 pytest.importorskip("aiohttp", reason="the panel needs the [panel] extra (aiohttp)")
 
@@ -66,12 +65,7 @@ def runs() -> Iterator[list[Run]]:
     started: list[Run] = []
     yield started
     for run in started:
-        if run.process.poll() is None:
-            run.process.send_signal(signal.SIGINT)
-            try:
-                run.process.wait(30)
-            except subprocess.TimeoutExpired:
-                run.process.kill()
+        end_run(run)
 
 
 def wait_for(condition, timeout: float, run: Run | None = None) -> None:
