@@ -24,7 +24,6 @@ form, so ``realtime train --config NAME.config.toml`` trains it again.
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import json
 import math
 import tomllib
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from realtime.core.errors import UserError
+from realtime.core.paths import packaged_recipe_path
 
 STYLE_LAYER_NAMES = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LOSS_KINDS = ("mse", "cosine", "weighted-cosine", "pixel")
@@ -343,7 +343,7 @@ def packaged_recipe(path: Path) -> Path:
     """``path`` itself, or for a bare name with no such file, the packaged recipe NAME.toml."""
     if path.exists() or path.suffix or len(path.parts) > 1:
         return path
-    packaged = Path(str(importlib.resources.files("realtime") / "recipes" / f"{path}.toml"))
+    packaged = packaged_recipe_path(str(path))
     return packaged if packaged.is_file() else path
 
 

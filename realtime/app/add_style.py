@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import importlib.resources
 import logging
 import re
 import shutil
@@ -49,13 +48,14 @@ from realtime.core.cards import card_path_for, read_card, write_card
 from realtime.core.errors import UserError, first_line
 from realtime.core.extras import missing_message, missing_module
 from realtime.core.model_io import ARCH_LITE
+from realtime.core.paths import packaged_recipe_path
 from realtime.runtime.styles import LITE_SUFFIX, user_styles_dir
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("collecting", "training", "exporting", "done", "failed", "cancelled")
 RUNNING = STATUSES[:3]
-RECIPES = {True: "add-style-lite.toml", False: "add-style-full.toml"}  # by lite-ness
+RECIPES = {True: "add-style-lite", False: "add-style-full"}  # by lite-ness
 LITE_ARCH_CARD = "TransformerNet-lite"  # a card's "arch" for a lite network
 _NO_FRAME_SECONDS = 10.0  # a camera that sends nothing this long fails the job
 _JOIN_SECONDS = 15.0
@@ -179,10 +179,10 @@ def _plan(session: LiveSession, name: str, painting: Painting, base: Path) -> _P
 
 def packaged_recipe(lite: bool) -> Path:
     """The packaged training recipe for a painting added to a lite or a full network."""
-    resource = importlib.resources.files("realtime") / "recipes" / RECIPES[lite]
-    if not isinstance(resource, Path) or not resource.is_file():
+    resource = packaged_recipe_path(RECIPES[lite])
+    if not resource.is_file():
         raise UserError(
-            f"the packaged recipe realtime/recipes/{RECIPES[lite]} is missing; reinstall "
+            f"the packaged recipe realtime/recipes/{RECIPES[lite]}.toml is missing; reinstall "
             "realtime, or give --panel-recipe RECIPE.toml"
         )
     return resource

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import sys
 from pathlib import Path
@@ -26,3 +27,9 @@ def user_cache_dir() -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / APP
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP
+
+
+def packaged_recipe_path(name: str) -> Path:
+    """Where the packaged training recipe ``NAME.toml`` lives (``realtime/recipes``), whether
+    or not it exists: ``realtime train --config NAME`` and the panel's add-style read it."""
+    return Path(str(importlib.resources.files(APP) / "recipes" / f"{name}.toml"))
